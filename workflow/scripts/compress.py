@@ -1,0 +1,9 @@
+"""Rules compress and reference_checkpoint -> llm_footprint.compress.compress."""
+from _job import start
+
+start(snakemake)
+from llm_footprint.compress import compress
+
+compress(snakemake.wildcards.model, snakemake.wildcards.variant, snakemake.params.variant,
+         snakemake.input.model, snakemake.output.checkpoint, device=snakemake.params.device,
+         threads=snakemake.threads)
