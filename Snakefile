@@ -20,6 +20,7 @@ wildcard_constraints:
 
 include: "workflow/rules/models.smk"
 include: "workflow/rules/compress.smk"
+include: "workflow/rules/quality.smk"
 
 
 rule all:

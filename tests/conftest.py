@@ -50,12 +50,17 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
 
 
 def small_demo_config(output_root: str = "results") -> dict:
-    """The demo study with calibration cut down so that GPTQ takes well under a minute."""
+    """The demo study cut down for tests: the same stages and code paths, less data."""
     config = copy.deepcopy(demo_config())
     config["study"]["output_root"] = output_root
     for variant in config["variants"].values():
         if variant["method"] == "gptq":
             variant["calibration"] = {**variant["calibration"], "n_samples": 16, "max_tokens": 128}
+    limits = {"wikitext": None, "mmlu": 20, "ifeval": 3}
+    for task in config["quality"]["tasks"]:
+        task["limit"] = limits[task["name"]]
+        if task["name"] == "ifeval":
+            task["max_gen_toks"] = 32
     return config
 
 

@@ -140,6 +140,71 @@ def _check_group_sizes(config: dict[str, Any]) -> None:
                 raise ConfigError(f"variants.{variant_id}.group_size", f"model {model_id}: {problem}")
 
 
+def _check_quality(config: dict[str, Any]) -> None:
+    from .quality.local_data import DataError, read_records
+    from .quality.task_names import builtin_task_kinds, unknown_task_problem
+    from .quality.task_sets import resolve_tasks
+
+    quality = config["quality"]
+    resolve_tasks(quality)  # duplicate names
+    kinds = builtin_task_kinds() if quality["tasks"] else {}
+    for index, task in enumerate(quality["tasks"]):
+        key = f"quality.tasks[{index}]"
+        problem = unknown_task_problem(task["name"], kinds)
+        if problem:
+            raise ConfigError(f"{key}.name", problem)
+        if task.get("data") and task["name"] != "mmlu" and kinds[task["name"]] != "TASK":
+            raise ConfigError(f"{key}.data", f"local data can replace the dataset of a single "
+                                             f"task (or of mmlu); {task['name']!r} is a "
+                                             f"{kinds[task['name']].lower()}")
+        if task.get("fewshot_data") and not task.get("data"):
+            raise ConfigError(f"{key}.fewshot_data", "only applies together with `data`")
+        for data_key, split in (("data", "test"), ("fewshot_data", "dev")):
+            if task.get(data_key):
+                try:
+                    read_records(task["name"], task[data_key], split)
+                except DataError as error:
+                    raise ConfigError(f"{key}.{data_key}", str(error)) from None
+    perplexity = quality["perplexity"]
+    if perplexity["enabled"] and perplexity["source"] == "text_file":
+        if not perplexity["path"]:
+            raise ConfigError("quality.perplexity.path", "is required when source is text_file")
+        if not Path(perplexity["path"]).is_file():
+            raise ConfigError("quality.perplexity.path", f"file {perplexity['path']} does not exist")
+    if perplexity["stride"] and perplexity["stride"] > perplexity["context_tokens"]:
+        raise ConfigError("quality.perplexity.stride", "must not exceed context_tokens")
+
+
+def evaluation_files(config: dict[str, Any]) -> set[Path]:
+    """Every local file the quality stage scores the models on."""
+    quality = config.get("quality") or {}
+    files = {Path(t[k]) for t in quality.get("tasks", []) for k in ("data", "fewshot_data")
+             if t.get(k)}
+    if (quality.get("perplexity") or {}).get("path"):
+        files.add(Path(quality["perplexity"]["path"]))
+    expanded = set()
+    for path in files:
+        expanded |= set(path.glob("*")) if path.is_dir() else {path}
+    return {p.resolve() for p in expanded if p.is_file()}
+
+
+def _check_calibration_is_not_evaluation_text(config: dict[str, Any]) -> None:
+    evaluated = evaluation_files(config)
+    if not evaluated:
+        return
+    digests = {checkpoint_info.sha256_file(p): p for p in evaluated}
+    for variant_id, spec in config["variants"].items():
+        calibration = spec.get("calibration") or {}
+        if calibration.get("source") != "text_file" or not calibration.get("path"):
+            continue
+        path = Path(calibration["path"]).resolve()
+        twin = digests.get(checkpoint_info.sha256_file(path)) if path.is_file() else None
+        if path in evaluated or twin:
+            raise ConfigError(f"variants.{variant_id}.calibration.path",
+                              f"{path} is also evaluation data ({twin or path}): calibrating on "
+                              "the text a model is scored on flatters the compressed model")
+
+
 def check(config: dict[str, Any]) -> None:
     """The checks a JSON schema cannot express; raise ConfigError naming the key."""
     _check_models(config)
@@ -147,11 +212,21 @@ def check(config: dict[str, Any]) -> None:
     _check_study_keys(config)
     _check_setups(config)
     _check_group_sizes(config)
+    _check_quality(config)
+    _check_calibration_is_not_evaluation_text(config)
 
 
 def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
     """(container, key, dotted name) of every config value that names a local file or folder."""
     found = []
+    quality = config.get("quality") or {}
+    for index, task in enumerate(quality.get("tasks") or []):
+        for key in ("data", "fewshot_data"):
+            if isinstance(task, dict) and isinstance(task.get(key), str):
+                found.append((task, key, f"quality.tasks[{index}].{key}"))
+    perplexity = quality.get("perplexity") or {}
+    if isinstance(perplexity.get("path"), str):
+        found.append((perplexity, "path", "quality.perplexity.path"))
     for model_id, spec in config.get("models", {}).items():
         if isinstance(spec, dict) and isinstance(spec.get("path"), str):
             found.append((spec, "path", f"models.{model_id}.path"))

@@ -35,3 +35,40 @@ def compression_table(checkpoint_dirs: Iterable[str | Path], out_csv: str | Path
     rows = compression_rows(checkpoint_dirs)
     atomic.write_csv(out_csv, rows, COMPRESSION_COLUMNS)
     return rows
+
+
+QUALITY_COLUMNS = [
+    "model", "variant", "task", "metric", "value", "stderr", "n_samples", "num_fewshot", "limit",
+    "higher_is_better", "baseline_variant", "baseline_value", "difference_baseline_minus_variant",
+    "relative_change_pct",
+]
+
+
+def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str) -> list[dict]:
+    """Tidy quality rows with each variant's change against its model's baseline variant."""
+    rows = []
+    for path in quality_files:
+        with open(path, encoding="utf-8") as handle:
+            rows.extend(json.load(handle)["rows"])
+    baseline = {(r["model"], r["task"], r["metric"]): r["value"]
+                for r in rows if r["variant"] == baseline_variant}
+    for row in rows:
+        reference = baseline.get((row["model"], row["task"], row["metric"]))
+        row["baseline_variant"] = baseline_variant
+        row["baseline_value"] = reference
+        if reference is None or row["variant"] == baseline_variant:
+            row["difference_baseline_minus_variant"] = None
+            row["relative_change_pct"] = None
+            continue
+        row["difference_baseline_minus_variant"] = reference - row["value"]
+        row["relative_change_pct"] = ((row["value"] - reference) / reference * 100
+                                      if reference else None)
+    return rows
+
+
+def quality_table(quality_files: Iterable[str | Path], baseline_variant: str,
+                  out_csv: str | Path) -> list[dict]:
+    """results/tables/quality.csv: every metric, with the change against the baseline."""
+    rows = quality_rows(quality_files, baseline_variant)
+    atomic.write_csv(out_csv, rows, QUALITY_COLUMNS)
+    return rows

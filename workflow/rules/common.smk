@@ -74,7 +74,20 @@ def checkpoint_dirs(models=None, variants=None):
     )
 
 
+def quality_files():
+    return expand(
+        f"{RESULTS}/quality/{{model}}/{{variant}}.json",
+        model=STUDY.models,
+        variant=STUDY.variants,
+    )
+
+
 def all_targets():
-    # the checkpoints are listed themselves, not only through the table: Snakemake does not
+    # per-job outputs are listed themselves, not only through the tables: Snakemake does not
     # rebuild a deleted intermediate whose downstream files are still present
-    return [*checkpoint_dirs(), f"{RESULTS}/tables/compression.csv"]
+    return [
+        *checkpoint_dirs(),
+        f"{RESULTS}/tables/compression.csv",
+        *quality_files(),
+        f"{RESULTS}/tables/quality.csv",
+    ]

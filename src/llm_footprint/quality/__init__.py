@@ -1,0 +1,1 @@
+"""Quality stage: lm-evaluation-harness tasks and token-level perplexity for one checkpoint."""

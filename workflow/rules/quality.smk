@@ -1,0 +1,57 @@
+# Stage 2: quality of every (model, variant) with lm-evaluation-harness, on the default setup.
+
+
+rule punkt_tab:
+    output:
+        nltk_data=directory(f"{RESOURCES}/nltk_data"),
+    log:
+        "logs/punkt_tab.log",
+    localrule: True
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../scripts/punkt_tab.py"
+
+
+rule evaluate:
+    input:
+        model=f"{RESOURCES}/models/{{model}}",
+        checkpoint=f"{RESULTS}/checkpoints/{{model}}/{{variant}}",
+        nltk_data=f"{RESOURCES}/nltk_data",
+    output:
+        quality=f"{RESULTS}/quality/{{model}}/{{variant}}.json",
+    params:
+        quality=config["quality"],
+        setup_id=STUDY.default_setup,
+        setup=STUDY.setup(STUDY.default_setup),
+        study=STUDY.name,
+    threads: default_setup_threads()
+    resources:
+        mem_mb=default_setup_mem_mb,
+        runtime=runtime_min(240),
+    log:
+        "logs/evaluate/{model}/{variant}.log",
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../scripts/evaluate.py"
+
+
+rule quality_table:
+    input:
+        quality=quality_files(),
+    output:
+        table=report(
+            f"{RESULTS}/tables/quality.csv",
+            caption="../report/quality.rst",
+            category="Quality",
+        ),
+    params:
+        baseline_variant=STUDY.baseline_variant,
+    log:
+        "logs/quality_table.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/quality_table.py"
