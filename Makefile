@@ -41,5 +41,10 @@ lint: venv
 dryrun: venv
 	for c in config.yaml configs/*.yaml; do $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; done
 
+# Performance goals are checked by benchmarks that print figures, not by timed tests.
+bench: venv
+	$(BIN)/python benchmarks/perplexity_overhead.py
+	$(BIN)/python benchmarks/tracker_overhead.py
+
 clean-results:
 	rm -rf results logs

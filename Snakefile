@@ -12,6 +12,12 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 
 
+# energy_exclusive keeps measurements apart on one machine; it must not throttle cluster
+# submissions across nodes
+resource_scopes:
+    energy_exclusive="local",
+
+
 wildcard_constraints:
     model=_one_of(STUDY.models),
     variant=_one_of(STUDY.variants),
@@ -21,6 +27,7 @@ wildcard_constraints:
 include: "workflow/rules/models.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/energy.smk"
 
 
 rule all:

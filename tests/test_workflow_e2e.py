@@ -122,8 +122,9 @@ def test_deleting_one_checkpoint_rebuilds_only_that_one(compressed):
     shutil.rmtree(target)
     plan = snakemake(workdir, configfile, "--dry-run", "--quiet", "rules").stdout
     jobs = _job_counts(plan)
-    # that checkpoint, and what reads it: its quality, and the tables
+    # that checkpoint, and what reads it: its quality and energy, and the tables
     assert jobs.pop("compress") == 1 and jobs.pop("evaluate") == 1, plan
+    assert jobs.pop("measure_energy") == 1, plan
     assert "reference_checkpoint" not in jobs and "prepare_model" not in jobs, plan
     # a single target builds alone
     snakemake(workdir, configfile, "results/checkpoints/smollm2-135m/gptq-8bit")
@@ -168,6 +169,51 @@ def test_quality_result_records_its_provenance(compressed):
     assert result["provenance"]["seed"] == 1234
     assert result["tasks"][0]["data_sha256"]
     assert set(result["lm_eval"]) == {"wikitext", "mmlu", "ifeval"}
+
+
+def _energy_dir(workdir, variant):
+    return workdir / "results/energy/smollm2-135m" / variant / "laptop-cpu"
+
+
+def test_energy_of_every_variant(compressed):
+    workdir, _ = compressed
+    schedule = json.loads((workdir / "results/energy/schedule.json").read_text())
+    assert schedule["n_requests"] == 4 and schedule["duration_s"] == 20
+    for variant in VARIANTS:
+        folder = _energy_dir(workdir, variant)
+        rows = list(csv.DictReader(open(folder / "emissions.csv", newline="")))
+        assert len(rows) == 1 and float(rows[0]["energy_consumed"]) > 0  # CodeCarbon's own file
+        requests = [json.loads(line) for line in open(folder / "requests.jsonl")]
+        assert [r["index"] for r in requests] == list(range(4))
+        # every scheduled request was served inside the window, in order, none before its time
+        assert all(r["arrival_s"] <= r["start_s"] < r["end_s"] <= 20 for r in requests)
+        summary = json.loads((folder / "summary.json").read_text())
+        run = summary["runs"][0]
+        assert run["cpu_energy_kwh"] > 0 and run["ram_energy_kwh"] > 0
+        assert run["hardware_energy_kwh"] == pytest.approx(
+            run["cpu_energy_kwh"] + run["gpu_energy_kwh"] + run["ram_energy_corrected_kwh"])
+        assert abs(run["duration_s"] - 20) / 20 <= 0.05
+        assert run["requests_served"] == 4 and run["output_tokens"] > 0
+        assert run["hardware_energy_per_output_token_j"] > 0
+        assert summary["aggregate"]["hardware_energy_kwh"]["n"] == 1
+        assert summary["provenance"]["versions"]["codecarbon"] == "3.3.2"
+        assert summary["codecarbon"]["tracking_mode"] == "process"
+
+
+def test_energy_measurements_never_overlap(compressed):
+    workdir, _ = compressed
+    runs = [json.loads((_energy_dir(workdir, v) / "summary.json").read_text())["runs"][0]
+            for v in VARIANTS]
+    spans = sorted((run["started_utc"], run["ended_utc"]) for run in runs)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert end <= start, spans
+
+
+def test_energy_table_has_a_row_per_tuple(compressed):
+    workdir, _ = compressed
+    rows = list(csv.DictReader(open(workdir / "results/tables/energy.csv", newline="")))
+    assert sorted(r["variant"] for r in rows) == sorted(VARIANTS)
+    assert all(float(r["hardware_energy_kwh"]) > 0 for r in rows)
 
 
 def test_group_size_that_does_not_divide_the_model_fails_before_quantizing(compressed):

@@ -175,6 +175,29 @@ def _check_quality(config: dict[str, Any]) -> None:
         raise ConfigError("quality.perplexity.stride", "must not exceed context_tokens")
 
 
+def _check_energy(config: dict[str, Any]) -> None:
+    from .energy.schedule import dailydialog_file_dialogues
+
+    energy = config["energy"]
+    if not energy["enabled"]:
+        return
+    prompts = energy["prompts"]
+    if prompts["source"] == "dailydialog_file":
+        if not prompts["path"]:
+            raise ConfigError("energy.prompts.path", "is required when source is dailydialog_file")
+        if not Path(prompts["path"]).is_file():
+            raise ConfigError("energy.prompts.path", f"file {prompts['path']} does not exist")
+        try:
+            dailydialog_file_dialogues(prompts["path"])
+        except ValueError as error:
+            raise ConfigError("energy.prompts.path", str(error)) from None
+    schedule = energy["schedule"]
+    if schedule["mean_interval_s"] > schedule["duration_s"]:
+        raise ConfigError("energy.schedule.mean_interval_s",
+                          f"{schedule['mean_interval_s']} s is longer than the "
+                          f"{schedule['duration_s']} s window: no prompt would arrive")
+
+
 def evaluation_files(config: dict[str, Any]) -> set[Path]:
     """Every local file the quality stage scores the models on."""
     quality = config.get("quality") or {}
@@ -214,6 +237,7 @@ def check(config: dict[str, Any]) -> None:
     _check_group_sizes(config)
     _check_quality(config)
     _check_calibration_is_not_evaluation_text(config)
+    _check_energy(config)
 
 
 def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
@@ -227,6 +251,9 @@ def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, st
     perplexity = quality.get("perplexity") or {}
     if isinstance(perplexity.get("path"), str):
         found.append((perplexity, "path", "quality.perplexity.path"))
+    prompts = (config.get("energy") or {}).get("prompts") or {}
+    if isinstance(prompts.get("path"), str):
+        found.append((prompts, "path", "energy.prompts.path"))
     for model_id, spec in config.get("models", {}).items():
         if isinstance(spec, dict) and isinstance(spec.get("path"), str):
             found.append((spec, "path", f"models.{model_id}.path"))

@@ -72,3 +72,36 @@ def quality_table(quality_files: Iterable[str | Path], baseline_variant: str,
     rows = quality_rows(quality_files, baseline_variant)
     atomic.write_csv(out_csv, rows, QUALITY_COLUMNS)
     return rows
+
+
+ENERGY_FIGURES = (
+    "hardware_energy_kwh", "cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh",
+    "ram_energy_corrected_kwh", "hardware_energy_per_request_wh",
+    "hardware_energy_per_output_token_j", "latency_p50_s", "latency_p90_s", "latency_p99_s",
+    "lag_mean_s", "duration_s", "output_tokens", "nvml_gpu_energy_kwh",
+)
+
+
+def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
+    """One row per (model, variant, setup): the mean of each figure and its 95 % half-width."""
+    rows = []
+    for path in summary_files:
+        with open(path, encoding="utf-8") as handle:
+            summary = json.load(handle)
+        row = {"model": summary["model"], "variant": summary["variant"], "setup": summary["setup"],
+               "device": summary["device"], "repeats": len(summary["runs"]),
+               "requests_per_run": summary["schedule"]["n_requests"],
+               "ram_correction_factor": summary["ram_correction_factor"]}
+        for name in ENERGY_FIGURES:
+            stats = summary["aggregate"].get(name)
+            row[name] = stats["mean"] if stats else None
+            row[f"{name}_ci95_half_width"] = stats["ci95_half_width"] if stats else None
+        rows.append(row)
+    return rows
+
+
+def energy_table(summary_files: Iterable[str | Path], out_csv: str | Path) -> list[dict]:
+    """results/tables/energy.csv."""
+    rows = energy_rows(summary_files)
+    atomic.write_csv(out_csv, rows)
+    return rows

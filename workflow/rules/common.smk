@@ -49,9 +49,42 @@ def default_setup_threads():
     return STUDY.setup(STUDY.default_setup)["cpus"]
 
 
-def default_setup_mem_mb(wildcards, attempt):
+def _mem_mb(setup_id, attempt):
     # memory grows with each retry so that an out-of-memory kill is not repeated as is
-    return int(STUDY.setup(STUDY.default_setup)["mem_gb"] * 1024 * (1 + 0.5 * (attempt - 1)))
+    return int(STUDY.setup(setup_id)["mem_gb"] * 1024 * (1 + 0.5 * (attempt - 1)))
+
+
+def default_setup_mem_mb(wildcards, attempt):
+    return _mem_mb(STUDY.default_setup, attempt)
+
+
+def setup_spec(wildcards):
+    return STUDY.setup(wildcards.setup)
+
+
+def setup_threads(wildcards):
+    return STUDY.setup(wildcards.setup)["cpus"]
+
+
+def setup_mem_mb(wildcards, attempt):
+    return _mem_mb(wildcards.setup, attempt)
+
+
+def energy_runtime_min(wildcards, attempt):
+    energy = config["energy"]
+    window_min = energy["schedule"]["duration_s"] * energy["repeats"] / 60
+    idle_min = energy["idle_window_s"] / 60
+    # loading, warm-up and CodeCarbon start-up on top of the replay itself
+    return int((window_min * 1.1 + idle_min + 30) * attempt)
+
+
+# Energy measurements and other heavy jobs must not share a machine: a measurement takes the
+# whole capacity, every other heavy job a share of it. The resource is scoped locally (see
+# the Snakefile), so on a cluster it limits nothing across nodes; there, energy jobs ask for
+# whole nodes (profiles/slurm).
+ENERGY_EXCLUSIVE_CAPACITY = 100
+if "energy_exclusive" not in workflow.global_resources:
+    workflow.register_resource("energy_exclusive", ENERGY_EXCLUSIVE_CAPACITY)
 
 
 def runtime_min(base_min):
@@ -82,6 +115,17 @@ def quality_files():
     )
 
 
+def energy_dirs():
+    if not config["energy"]["enabled"]:
+        return []
+    return expand(
+        f"{RESULTS}/energy/{{model}}/{{variant}}/{{setup}}",
+        model=STUDY.models,
+        variant=STUDY.variants,
+        setup=STUDY.setups,
+    )
+
+
 def all_targets():
     # per-job outputs are listed themselves, not only through the tables: Snakemake does not
     # rebuild a deleted intermediate whose downstream files are still present
@@ -90,4 +134,6 @@ def all_targets():
         f"{RESULTS}/tables/compression.csv",
         *quality_files(),
         f"{RESULTS}/tables/quality.csv",
+        *energy_dirs(),
+        *([f"{RESULTS}/tables/energy.csv"] if config["energy"]["enabled"] else []),
     ]

@@ -15,6 +15,7 @@ rule compress:
     resources:
         mem_mb=default_setup_mem_mb,
         runtime=runtime_min(120),
+        energy_exclusive=1,
     log:
         "logs/compress/{model}/{variant}.log",
     conda:

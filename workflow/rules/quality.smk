@@ -29,6 +29,7 @@ rule evaluate:
     resources:
         mem_mb=default_setup_mem_mb,
         runtime=runtime_min(240),
+        energy_exclusive=1,
     log:
         "logs/evaluate/{model}/{variant}.log",
     conda:

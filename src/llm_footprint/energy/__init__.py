@@ -1,0 +1,1 @@
+"""Energy stage: a seeded prompt schedule replayed in real time under CodeCarbon."""

@@ -1,0 +1,132 @@
+"""Rule measure_energy: replay the study's schedule on one (model, variant, setup) under CodeCarbon.
+
+Writes, into results/energy/{model}/{variant}/{setup}/ (atomically, as a whole folder):
+- emissions.csv: CodeCarbon's own file, untouched (one row per repeat);
+- requests.jsonl: arrival, start, end, lag, latency and token counts of every request;
+- summary.json: per-run figures, their mean and 95 % interval, and the provenance.
+A run that fails a sanity check raises, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import atomic, provenance
+from ..checkpoint_info import sha256_file
+from ..loading import load_for_inference
+from .replay import make_generate, replay
+from .summary import J_PER_KWH, aggregate, check_run, run_figures
+from .tracker import CheckedTracker, NvmlEnergy
+
+log = logging.getLogger(__name__)
+
+EMISSIONS_FILE = "emissions.csv"
+IDLE_EMISSIONS_FILE = "idle_emissions.csv"
+REQUESTS_FILE = "requests.jsonl"
+SUMMARY_FILE = "summary.json"
+MJ_PER_KWH = J_PER_KWH * 1000
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Power with the model loaded and nothing to do, to split idle from dynamic energy."""
+    tracker = CheckedTracker(folder, IDLE_EMISSIONS_FILE, tracker_settings, experiment="idle")
+    tracker.start()
+    time.sleep(seconds)
+    data = tracker.stop()
+    duration_s = float(data["duration"])
+    idle = {"duration_s": duration_s}
+    for part in ("cpu", "gpu", "ram"):
+        idle[f"{part}_energy_kwh"] = float(data[f"{part}_energy"])
+        idle[f"{part}_power_w"] = float(data[f"{part}_energy"]) * J_PER_KWH / duration_s
+    return idle
+
+
+def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir: str | Path,
+                   schedule_json: str | Path, energy: dict[str, Any], setup: dict[str, Any],
+                   out_dir: str | Path, threads: int = 1,
+                   study_name: str | None = None) -> dict[str, Any]:
+    schedule = json.loads(Path(schedule_json).read_text(encoding="utf-8"))
+    requests = schedule["requests"]
+    window_s = float(schedule["duration_s"])
+    tracker_settings = energy["tracker"]
+    factor = tracker_settings["ram_correction_factor"]
+    device = setup["device"]
+
+    loaded = load_for_inference(checkpoint_dir, device, threads)
+    generate = make_generate(loaded.model, loaded.tokenizer, energy["generation"], device)
+    warmup_started = time.monotonic()
+    for request in requests[: energy["warmup_requests"]]:
+        generate(request["prompt"], request["index"])  # first forwards may compile kernels
+    warmup_s = time.monotonic() - warmup_started
+    log.info("warm-up: %d requests in %.1f s", min(energy["warmup_requests"], len(requests)),
+             warmup_s)
+
+    nvml = NvmlEnergy()
+    runs: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    with atomic.staged_directory(out_dir) as staging:
+        idle = (measure_idle(staging, tracker_settings, energy["idle_window_s"])
+                if energy["idle_window_s"] > 0 else None)
+        for repeat in range(1, energy["repeats"] + 1):
+            log.info("repeat %d/%d: %d requests over %.0f s", repeat, energy["repeats"],
+                     len(requests), window_s)
+            tracker = CheckedTracker(staging, EMISSIONS_FILE, tracker_settings,
+                                     experiment=f"{model_id}/{variant_id}/{setup_id}/{repeat}")
+            nvml_start_mj = nvml.read_mj()
+            started_utc = _utc_now()
+            tracker.start()
+            served, elapsed_s = replay(requests, generate, window_s)
+            tracked = tracker.stop()
+            nvml_end_mj = nvml.read_mj()
+            figures = run_figures(tracked, served, factor)
+            figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
+                           replay_elapsed_s=elapsed_s)
+            figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
+                                              if nvml_start_mj is not None else None)
+            if idle:
+                idle_power_w = idle["cpu_power_w"] + idle["gpu_power_w"] + idle["ram_power_w"] * factor
+                figures["hardware_energy_idle_kwh"] = idle_power_w * figures["duration_s"] / J_PER_KWH
+                figures["hardware_energy_dynamic_kwh"] = (figures["hardware_energy_kwh"]
+                                                          - figures["hardware_energy_idle_kwh"])
+            check_run(figures, len(requests), window_s, device, energy["max_duration_deviation"])
+            log.info("repeat %d: hardware %.6f kWh (CPU %.6f, GPU %.6f, RAM %.6f x %g) over "
+                     "%.1f s", repeat, figures["hardware_energy_kwh"], figures["cpu_energy_kwh"],
+                     figures["gpu_energy_kwh"], figures["ram_energy_kwh"], factor,
+                     figures["duration_s"])
+            runs.append(figures)
+            records.extend({"repeat": repeat, **record} for record in served)
+        atomic.write_jsonl(staging / REQUESTS_FILE, records)
+        summary = {
+            "study": study_name, "model": model_id, "variant": variant_id, "setup": setup_id,
+            "device": device, "dtype": loaded.dtype, "loader": loaded.details,
+            "load_time_s": round(loaded.load_time_s, 3),
+            "warmup": {"requests": min(energy["warmup_requests"], len(requests)),
+                       "wall_time_s": round(warmup_s, 3)},
+            "schedule": {"n_requests": len(requests), "duration_s": window_s,
+                         "mean_interval_s": schedule["mean_interval_s"],
+                         "arrival_process": schedule["arrival_process"],
+                         "seed": schedule["seed"], "sha256": sha256_file(schedule_json)},
+            "ram_correction_factor": factor,
+            "runs": runs,
+            "aggregate": aggregate(runs),
+            "idle": idle,
+            "nvml": {"available": nvml.available, "error": nvml.error},
+            "codecarbon": {k: tracked.get(k) for k in ("cpu_model", "gpu_model", "cpu_count",
+                                                       "gpu_count", "tracking_mode",
+                                                       "codecarbon_version", "ram_total_size",
+                                                       "country_iso_code")},
+            "provenance": provenance.collect(config={"energy": energy, "setup": setup,
+                                                     "manifest": loaded.manifest},
+                                             seed=energy["generation"]["seed"]),
+        }
+        atomic.write_json(staging / SUMMARY_FILE, summary)
+    return summary

@@ -1,0 +1,97 @@
+"""Energy figures of a run, the checks that make them trustworthy, and their mean over repeats.
+
+Energies are kWh as CodeCarbon reports them; hardware energy follows the thesis:
+CPU + GPU + RAM x ram_correction_factor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .stats import mean_ci95, percentile
+
+J_PER_KWH = 3.6e6
+
+
+class MeasurementError(RuntimeError):
+    """A run whose figures cannot be trusted; no summary is written for it."""
+
+
+def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
+                ram_correction_factor: float) -> dict[str, Any]:
+    """Per-run figures from CodeCarbon's final data and the served requests."""
+    cpu_kwh = float(tracked["cpu_energy"])
+    gpu_kwh = float(tracked["gpu_energy"])
+    ram_kwh = float(tracked["ram_energy"])
+    duration_s = float(tracked["duration"])
+    ram_corrected_kwh = ram_kwh * ram_correction_factor
+    hardware_kwh = cpu_kwh + gpu_kwh + ram_corrected_kwh
+    output_tokens = sum(r["output_tokens"] for r in requests)
+    latencies = [r["latency_s"] for r in requests]
+    lags = [r["lag_s"] for r in requests]
+    figures = {
+        "duration_s": duration_s,
+        "cpu_energy_kwh": cpu_kwh,
+        "gpu_energy_kwh": gpu_kwh,
+        "ram_energy_kwh": ram_kwh,
+        "total_energy_kwh_reported": float(tracked["energy_consumed"]),
+        "ram_correction_factor": ram_correction_factor,
+        "ram_energy_corrected_kwh": ram_corrected_kwh,
+        "hardware_energy_kwh": hardware_kwh,
+        "cpu_power_w_mean": cpu_kwh * J_PER_KWH / duration_s if duration_s else None,
+        "gpu_power_w_mean": gpu_kwh * J_PER_KWH / duration_s if duration_s else None,
+        "ram_power_w_mean": ram_corrected_kwh * J_PER_KWH / duration_s if duration_s else None,
+        "requests_served": len(requests),
+        "input_tokens": sum(r["input_tokens"] for r in requests),
+        "output_tokens": output_tokens,
+        "hardware_energy_per_request_wh": hardware_kwh * 1000 / len(requests) if requests else None,
+        "hardware_energy_per_output_token_j": (hardware_kwh * J_PER_KWH / output_tokens
+                                               if output_tokens else None),
+        "latency_p50_s": percentile(latencies, 50) if latencies else None,
+        "latency_p90_s": percentile(latencies, 90) if latencies else None,
+        "latency_p99_s": percentile(latencies, 99) if latencies else None,
+        "lag_mean_s": sum(lags) / len(lags) if lags else None,
+        "lag_max_s": max(lags) if lags else None,
+    }
+    return figures
+
+
+def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: str,
+              max_duration_deviation: float) -> None:
+    """Refuse a run that came back empty, zero, truncated or too long."""
+    problems = []
+    for name in ("cpu_energy_kwh", "ram_energy_kwh", "hardware_energy_kwh"):
+        if not figures[name] or figures[name] <= 0:
+            problems.append(f"{name} is {figures[name]!r} (CodeCarbon measured nothing)")
+    if device == "cuda" and (not figures["gpu_energy_kwh"] or figures["gpu_energy_kwh"] <= 0):
+        problems.append(f"gpu_energy_kwh is {figures['gpu_energy_kwh']!r} on a cuda setup")
+    deviation = abs(figures["duration_s"] - window_s) / window_s
+    if deviation > max_duration_deviation:
+        problems.append(f"measured duration {figures['duration_s']:.1f} s is {deviation:.1%} off "
+                        f"the {window_s:g} s window (limit {max_duration_deviation:.0%})")
+    if figures["requests_served"] != scheduled:
+        problems.append(f"{figures['requests_served']} of {scheduled} scheduled requests served")
+    if scheduled and not figures["output_tokens"]:
+        problems.append("no output token was generated")
+    if problems:
+        raise MeasurementError("energy run rejected: " + "; ".join(problems))
+
+
+AGGREGATED = (
+    "duration_s", "cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh",
+    "ram_energy_corrected_kwh", "hardware_energy_kwh", "total_energy_kwh_reported",
+    "cpu_power_w_mean", "gpu_power_w_mean", "ram_power_w_mean", "output_tokens",
+    "hardware_energy_per_request_wh", "hardware_energy_per_output_token_j", "latency_p50_s",
+    "latency_p90_s", "latency_p99_s", "lag_mean_s", "nvml_gpu_energy_kwh",
+)
+
+
+def aggregate(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean and 95 % Student-t interval of every figure over the repeats."""
+    result = {}
+    for name in AGGREGATED:
+        values = [run[name] for run in runs if run.get(name) is not None]
+        if values:
+            result[name] = mean_ci95(values)
+    return result

@@ -1,0 +1,126 @@
+"""CodeCarbon with its failures made visible, and NVML's energy counter as a cross-check.
+
+CodeCarbon catches its own exceptions in ``start``, ``stop`` and ``flush`` and only logs them,
+so a broken tracker reports nothing or zeros. ``CheckedTracker`` listens to CodeCarbon's
+logger and raises if anything went wrong, and returns the row it wrote to emissions.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class TrackerError(RuntimeError):
+    """CodeCarbon failed (it had swallowed the exception) or returned nothing."""
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.problems: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info or record.levelno >= logging.ERROR or "graceful shutdown" in message:
+            detail = ""
+            if record.exc_info and record.exc_info[1] is not None:
+                detail = f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            self.problems.append(f"{message}{detail}")
+
+
+@dataclass
+class CheckedTracker:
+    """One CodeCarbon run writing one row to ``output_dir/output_file``."""
+
+    output_dir: Path
+    output_file: str
+    tracker_settings: dict[str, Any]
+    experiment: str = "replay"
+    _tracker: Any = field(default=None, init=False, repr=False)
+    _collector: _ErrorCollector = field(default_factory=_ErrorCollector, init=False, repr=False)
+
+    def start(self) -> None:
+        from codecarbon import OfflineEmissionsTracker
+
+        logging.getLogger("codecarbon").addHandler(self._collector)
+        settings = self.tracker_settings
+        self._tracker = OfflineEmissionsTracker(
+            country_iso_code=settings["country_iso_code"],
+            measure_power_secs=settings["measure_power_secs"],
+            tracking_mode=settings["tracking_mode"],
+            force_cpu_power=settings.get("force_cpu_power_w"),
+            force_ram_power=settings.get("force_ram_power_w"),
+            output_dir=str(self.output_dir), output_file=self.output_file, save_to_file=True,
+            project_name="llm-footprint", experiment_name=self.experiment,
+            allow_multiple_runs=True, log_level="warning")
+        self._tracker.start()
+        self._raise_if_failed("start")
+
+    def stop(self) -> dict[str, Any]:
+        """Stop, check, and return CodeCarbon's final figures (kWh, W, s as it reports them)."""
+        try:
+            self._tracker.stop()
+        finally:
+            logging.getLogger("codecarbon").removeHandler(self._collector)
+        self._raise_if_failed("stop")
+        data = getattr(self._tracker, "final_emissions_data", None)
+        if data is None:
+            raise TrackerError("CodeCarbon returned no emissions data")
+        return dict(vars(data)) if not isinstance(data, dict) else dict(data)
+
+    def _raise_if_failed(self, phase: str) -> None:
+        if self._collector.problems:
+            raise TrackerError(f"CodeCarbon failed during {phase}: "
+                               + "; ".join(self._collector.problems))
+
+
+def read_emissions_rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+class NvmlEnergy:
+    """Total-energy counter (mJ) of the GPU this process uses, when NVML can read it."""
+
+    def __init__(self) -> None:
+        self.handle = None
+        self.error: str | None = None
+        try:
+            import pynvml
+            import torch
+
+            if not torch.cuda.is_available():
+                self.error = "no CUDA device"
+                return
+            pynvml.nvmlInit()
+            uuid = str(torch.cuda.get_device_properties(torch.cuda.current_device()).uuid)
+            for index in range(pynvml.nvmlDeviceGetCount()):
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                nvml_uuid = pynvml.nvmlDeviceGetUUID(handle)
+                nvml_uuid = nvml_uuid.decode() if isinstance(nvml_uuid, bytes) else nvml_uuid
+                if nvml_uuid.removeprefix("GPU-") == uuid.removeprefix("GPU-"):
+                    self.handle = handle
+                    break
+            if self.handle is None:  # fall back on the first visible device
+                self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)
+        except Exception as error:  # noqa: BLE001 - the cross-check is optional by nature
+            self.handle = None
+            self.error = f"{type(error).__name__}: {error}"
+
+    @property
+    def available(self) -> bool:
+        return self.handle is not None
+
+    def read_mj(self) -> int | None:
+        if self.handle is None:
+            return None
+        import pynvml
+
+        return int(pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
