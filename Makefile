@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test lint dryrun report bench clean-results
+.PHONY: venv demo test lint dryrun bench clean-results
 
 venv: $(VENV)/.installed
 
@@ -30,7 +30,8 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	@touch $@
 
 demo: venv
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --printshellcmds
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

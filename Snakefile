@@ -6,7 +6,15 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The demo study, unless a study is given with --configfile: that one replaces it rather than
+# being merged into it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -19,15 +27,24 @@ resource_scopes:
 
 
 wildcard_constraints:
-    model=_one_of(STUDY.models),
+    model=_one_of(STUDY.reported_models()),
     variant=_one_of(STUDY.variants),
     setup=_one_of(STUDY.setups),
 
 
-include: "workflow/rules/models.smk"
-include: "workflow/rules/compress.smk"
-include: "workflow/rules/quality.smk"
-include: "workflow/rules/energy.smk"
+if STUDY.imported:
+
+    include: "workflow/rules/imported.smk"
+
+else:
+
+    include: "workflow/rules/models.smk"
+    include: "workflow/rules/compress.smk"
+    include: "workflow/rules/quality.smk"
+    include: "workflow/rules/energy.smk"
+
+
+include: "workflow/rules/report.smk"
 
 
 rule all:

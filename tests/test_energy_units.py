@@ -128,6 +128,7 @@ def test_run_figures_against_hand_computed_values():
     assert figures["latency_p50_s"] == pytest.approx(2.5)
     assert figures["latency_p90_s"] == pytest.approx(3.7)
     assert figures["lag_mean_s"] == pytest.approx(0.75)
+    assert figures["busy_time_s"] == pytest.approx(10.0)
 
 
 def test_confidence_interval_against_hand_computed_values():

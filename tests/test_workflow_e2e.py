@@ -216,6 +216,26 @@ def test_energy_table_has_a_row_per_tuple(compressed):
     assert all(float(r["hardware_energy_kwh"]) > 0 for r in rows)
 
 
+def test_carbon_tradeoff_and_figures(compressed):
+    workdir, configfile = compressed
+    carbon_rows = list(csv.DictReader(open(workdir / "results/tables/carbon.csv", newline="")))
+    assert len(carbon_rows) == 3 * 4  # variants x the thesis's four grids
+    for row in carbon_rows:
+        assert float(row["operational_gco2e"]) == pytest.approx(
+            float(row["hardware_energy_kwh"]) * float(row["intensity_g_per_kwh"]))
+        assert float(row["embodied_gco2e"]) > 0  # the demo laptop declares its embodied carbon
+    tradeoff = {r["variant"]: r for r in csv.DictReader(open(workdir / "results/tables/tradeoff.csv"))}
+    assert float(tradeoff["full"]["opt_balanced"]) == pytest.approx(1.0)
+    assert float(tradeoff["gptq-4bit"]["pc"]) > 1  # 4 bits cost this model quality
+    figures = workdir / "results/figures"
+    for stem in ("carbon_bubbles_smollm2-135m", "energy_components", "quality_vs_energy",
+                 "relative_change", "feasibility"):
+        for ext in ("png", "svg"):
+            assert (figures / f"{stem}.{ext}").stat().st_size > 5_000, stem
+    snakemake(workdir, configfile, "--report", "results/report.html")
+    assert (workdir / "results/report.html").stat().st_size > 100_000
+
+
 def test_group_size_that_does_not_divide_the_model_fails_before_quantizing(compressed):
     workdir, _ = compressed
     config = small_demo_config()

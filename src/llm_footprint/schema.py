@@ -51,6 +51,12 @@ def fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None
     root = root if root is not None else schema
     schema = _resolve(schema, root)
     if isinstance(instance, dict):
+        # a conditional branch first: the keys it adds are then filled by the main properties
+        if "if" in schema and _is_valid(instance, schema["if"], root):
+            if "then" in schema:
+                fill_defaults(instance, schema["then"], root)
+        elif "else" in schema:
+            fill_defaults(instance, schema["else"], root)
         properties = schema.get("properties", {})
         for key, sub in properties.items():
             sub = _resolve(sub, root)
@@ -61,11 +67,6 @@ def fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None
                 fill_defaults(value, properties[key], root)
             elif isinstance(schema.get("additionalProperties"), dict):
                 fill_defaults(value, schema["additionalProperties"], root)
-        if "if" in schema and _is_valid(instance, schema["if"], root):
-            if "then" in schema:
-                fill_defaults(instance, schema["then"], root)
-        elif "else" in schema:
-            fill_defaults(instance, schema["else"], root)
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
         for item in instance:
             fill_defaults(item, schema["items"], root)

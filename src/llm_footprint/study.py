@@ -90,6 +90,8 @@ def _check_variants(config: dict[str, Any]) -> None:
 
 def _check_study_keys(config: dict[str, Any]) -> None:
     baseline = config["study"]["baseline_variant"]
+    if config["measurements"] and not config["variants"]:
+        return  # imported measurements: checked against the measurement files
     if baseline not in config["variants"]:
         raise ConfigError("study.baseline_variant",
                           f"{baseline!r} is not a variant (variants: {', '.join(config['variants'])})")
@@ -198,6 +200,82 @@ def _check_energy(config: dict[str, Any]) -> None:
                           f"{schedule['duration_s']} s window: no prompt would arrive")
 
 
+def _check_measurements(config: dict[str, Any]) -> None:
+    from .imports import MeasurementFileError, read_energy, read_quality
+
+    measurements = config["measurements"]
+    if not measurements:
+        return
+    try:
+        energy = read_energy(measurements["energy"])
+    except MeasurementFileError as error:
+        raise ConfigError("measurements.energy", str(error)) from None
+    baseline = config["study"]["baseline_variant"]
+    if not any(row["variant"] == baseline for row in energy):
+        raise ConfigError("study.baseline_variant",
+                          f"{baseline!r} does not appear in {measurements['energy']}")
+    if measurements["quality"]:
+        try:
+            read_quality(measurements["quality"])
+        except MeasurementFileError as error:
+            raise ConfigError("measurements.quality", str(error)) from None
+
+
+def _check_carbon(config: dict[str, Any]) -> None:
+    import datetime as dt
+
+    from .carbon import IntensityTable, read_hourly_profile
+
+    carbon = config["carbon"]
+    if carbon["intensity_file"] and not Path(carbon["intensity_file"]).is_file():
+        raise ConfigError("carbon.intensity_file", f"file {carbon['intensity_file']} does not exist")
+    try:
+        table = IntensityTable(carbon["intensity_file"])
+    except ValueError as error:
+        raise ConfigError("carbon.intensity_file", str(error)) from None
+    for index, country in enumerate(carbon["countries"]):
+        try:
+            table.lookup(country, carbon["year"])
+        except KeyError as error:
+            key = "carbon.year" if carbon["year"] and country in table.rows else f"carbon.countries[{index}]"
+            raise ConfigError(key, str(error.args[0])) from None
+    profile = carbon["hourly_profile"]
+    if profile:
+        if not Path(profile["file"]).is_file():
+            raise ConfigError("carbon.hourly_profile.file", f"file {profile['file']} does not exist")
+        try:
+            read_hourly_profile(profile["file"])
+        except (ValueError, KeyError) as error:
+            raise ConfigError("carbon.hourly_profile.file", str(error)) from None
+        try:
+            dt.datetime.fromisoformat(profile["start_time"])
+        except ValueError:
+            raise ConfigError("carbon.hourly_profile.start_time",
+                              f"{profile['start_time']!r} is not an ISO date and time, e.g. "
+                              "2024-01-15T09:00") from None
+
+
+def _check_tradeoff(config: dict[str, Any]) -> None:
+    tradeoff = config["tradeoff"]
+    setup = tradeoff["baseline_setup"]
+    if setup is not None and config["setups"] and setup not in config["setups"]:
+        raise ConfigError("tradeoff.baseline_setup",
+                          f"{setup!r} is not a setup (setups: {', '.join(config['setups'])})")
+    for name, weights in tradeoff["weights"].items():
+        if weights["alpha"] + weights["beta"] <= 0:
+            raise ConfigError(f"tradeoff.weights.{name}", "alpha + beta must be positive")
+    if config["measurements"]:
+        return
+    from .quality.task_sets import resolve_tasks
+
+    tasks = {t["name"] for t in resolve_tasks(config["quality"])} | {"perplexity"}
+    for index, metric in enumerate(tradeoff["metrics"]):
+        if metric["task"] not in tasks:
+            raise ConfigError(f"tradeoff.metrics[{index}].task",
+                              f"{metric['task']!r} is not a quality task of this study "
+                              f"({', '.join(sorted(tasks))})")
+
+
 def evaluation_files(config: dict[str, Any]) -> set[Path]:
     """Every local file the quality stage scores the models on."""
     quality = config.get("quality") or {}
@@ -230,6 +308,11 @@ def _check_calibration_is_not_evaluation_text(config: dict[str, Any]) -> None:
 
 def check(config: dict[str, Any]) -> None:
     """The checks a JSON schema cannot express; raise ConfigError naming the key."""
+    for section in ("models", "variants", "setups"):
+        config.setdefault(section, {})  # absent only when measurements are imported
+    _check_measurements(config)
+    _check_carbon(config)
+    _check_tradeoff(config)
     _check_models(config)
     _check_variants(config)
     _check_study_keys(config)
@@ -254,6 +337,15 @@ def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, st
     prompts = (config.get("energy") or {}).get("prompts") or {}
     if isinstance(prompts.get("path"), str):
         found.append((prompts, "path", "energy.prompts.path"))
+    carbon = config.get("carbon") or {}
+    if isinstance(carbon.get("intensity_file"), str):
+        found.append((carbon, "intensity_file", "carbon.intensity_file"))
+    if isinstance(carbon.get("hourly_profile"), dict) and isinstance(carbon["hourly_profile"].get("file"), str):
+        found.append((carbon["hourly_profile"], "file", "carbon.hourly_profile.file"))
+    measurements = config.get("measurements") or {}
+    for key in ("energy", "quality"):
+        if isinstance(measurements.get(key), str):
+            found.append((measurements, key, f"measurements.{key}"))
     for model_id, spec in config.get("models", {}).items():
         if isinstance(spec, dict) and isinstance(spec.get("path"), str):
             found.append((spec, "path", f"models.{model_id}.path"))
@@ -310,8 +402,25 @@ class Study:
         return self.config["study"]["baseline_variant"]
 
     @property
-    def default_setup(self) -> str:
-        return self.config["study"]["default_setup"] or self.setups[0]
+    def default_setup(self) -> str | None:
+        return self.config["study"]["default_setup"] or (self.setups[0] if self.setups else None)
+
+    @property
+    def imported(self) -> bool:
+        """Measurements come from files: no model is run."""
+        return self.config["measurements"] is not None
+
+    @property
+    def teachers(self) -> dict[str, str | None]:
+        return {m: spec.get("teacher") for m, spec in self.config["models"].items()}
+
+    def reported_models(self) -> list[str]:
+        """Models the figures are drawn for: the study's, or those of the imported file."""
+        if not self.imported:
+            return self.models
+        from .imports import read_energy
+
+        return list(dict.fromkeys(r["model"] for r in read_energy(self.config["measurements"]["energy"])))
 
     def model(self, model_id: str) -> dict[str, Any]:
         return self.config["models"][model_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,6 +51,11 @@ def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str) -> 
     for path in quality_files:
         with open(path, encoding="utf-8") as handle:
             rows.extend(json.load(handle)["rows"])
+    return add_baseline_columns(rows, baseline_variant)
+
+
+def add_baseline_columns(rows: list[dict], baseline_variant: str) -> list[dict]:
+    """Baseline value, difference (baseline minus variant) and relative change (%) per row."""
     baseline = {(r["model"], r["task"], r["metric"]): r["value"]
                 for r in rows if r["variant"] == baseline_variant}
     for row in rows:
@@ -78,7 +84,7 @@ ENERGY_FIGURES = (
     "hardware_energy_kwh", "cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh",
     "ram_energy_corrected_kwh", "hardware_energy_per_request_wh",
     "hardware_energy_per_output_token_j", "latency_p50_s", "latency_p90_s", "latency_p99_s",
-    "lag_mean_s", "duration_s", "output_tokens", "nvml_gpu_energy_kwh",
+    "lag_mean_s", "duration_s", "busy_time_s", "output_tokens", "nvml_gpu_energy_kwh",
 )
 
 
@@ -104,4 +110,63 @@ def energy_table(summary_files: Iterable[str | Path], out_csv: str | Path) -> li
     """results/tables/energy.csv."""
     rows = energy_rows(summary_files)
     atomic.write_csv(out_csv, rows)
+    return rows
+
+
+def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _change_pct(value: str | float | None, reference: str | float | None) -> float | None:
+    if value in (None, "") or reference in (None, ""):
+        return None
+    value, reference = float(value), float(reference)
+    return (value - reference) / reference * 100 if reference else None
+
+
+ENERGY_CHANGE_COLUMNS = {"cpu_energy": "cpu_energy_kwh", "gpu_energy": "gpu_energy_kwh",
+                         "ram_energy": "ram_energy_corrected_kwh",
+                         "hardware_energy": "hardware_energy_kwh"}
+
+
+def relative_change_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
+                         metrics: list[dict], baseline_variant: str,
+                         teachers: dict[str, str | None],
+                         baseline_setup: str | None = None) -> list[dict]:
+    """(variant - baseline) / baseline in %, for energy by component and the chosen metrics."""
+    energy_by = {(r["model"], r["variant"], r["setup"]): r for r in energy}
+    quality_by = {(r["model"], r["variant"], r["task"], r["metric"]): r["value"] for r in quality}
+    rows = []
+    for (model, variant, setup), measured in energy_by.items():
+        base_model = teachers.get(model) or model
+        base_setup = baseline_setup or setup
+        if (model, variant, setup) == (base_model, baseline_variant, base_setup):
+            continue  # the baseline itself
+        base = energy_by.get((base_model, baseline_variant, base_setup))
+        row = {"model": model, "variant": variant, "setup": setup, "baseline_model": base_model,
+               "baseline_variant": baseline_variant, "baseline_setup": base_setup}
+        for name, column in ENERGY_CHANGE_COLUMNS.items():
+            row[f"{name}_change_pct"] = _change_pct(measured.get(column),
+                                                    base.get(column) if base else None)
+        for metric in metrics:
+            row[f"{metric['task']}_{metric['metric']}_change_pct"] = _change_pct(
+                quality_by.get((model, variant, metric["task"], metric["metric"])),
+                quality_by.get((base_model, baseline_variant, metric["task"], metric["metric"])))
+        rows.append(row)
+    return rows
+
+
+def relative_change_table(energy_csv: str | Path, quality_csv: str | Path | None,
+                          metrics: list[dict], baseline_variant: str,
+                          teachers: dict[str, str | None], baseline_setup: str | None,
+                          out_csv: str | Path) -> list[dict]:
+    """results/tables/relative_change.csv (the thesis's Tables 27-28, for every tuple)."""
+    quality = read_csv_rows(quality_csv) if quality_csv else []
+    rows = relative_change_rows(read_csv_rows(energy_csv), quality, metrics, baseline_variant,
+                                teachers, baseline_setup)
+    columns = ["model", "variant", "setup", "baseline_model", "baseline_variant", "baseline_setup",
+               *[f"{n}_change_pct" for n in ENERGY_CHANGE_COLUMNS],
+               *[f"{m['task']}_{m['metric']}_change_pct" for m in metrics]]
+    atomic.write_csv(out_csv, rows, columns)
     return rows

@@ -5,6 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from llm_footprint.feasibility import study_estimates
+from llm_footprint.quality.task_sets import resolve_tasks
 from llm_footprint.study import load_study
 
 # Schema defaults are filled in and every semantic check runs here, at parse time: a bad
@@ -25,6 +27,22 @@ def _one_of(ids):
 
 GPTQ_VARIANTS = [v for v in STUDY.variants if STUDY.variant(v)["method"] == "gptq"]
 REFERENCE_VARIANTS = [v for v in STUDY.variants if STUDY.variant(v)["method"] == "none"]
+
+# Memory estimates decide, before anything is submitted, which tuples can run at all.
+FEASIBILITY = study_estimates(config)
+DOES_NOT_FIT = {(e.model, e.variant, e.setup) for e in FEASIBILITY if e.fits is False}
+
+
+def fits(model, variant, setup):
+    return (model, variant, setup) not in DOES_NOT_FIT
+
+
+if STUDY.imported:
+    QUALITY_MEASURED = bool(config["measurements"]["quality"])
+else:
+    QUALITY_MEASURED = bool(resolve_tasks(config["quality"])) or config["quality"][
+        "perplexity"
+    ]["enabled"]
 
 
 # ---- parameters handed to the scripts -------------------------------------------------------
@@ -58,8 +76,17 @@ def default_setup_mem_mb(wildcards, attempt):
     return _mem_mb(STUDY.default_setup, attempt)
 
 
+# What a job needs to know of a setup: embodied carbon or the partition do not change a
+# measurement, so they are left out of job parameters (Snakemake reruns jobs whose params change).
+RUNTIME_SETUP_KEYS = ("device", "gpu_model", "gpu_memory_gb", "cpus", "mem_gb")
+
+
+def runtime_setup(setup_id):
+    return {k: STUDY.setup(setup_id)[k] for k in RUNTIME_SETUP_KEYS}
+
+
 def setup_spec(wildcards):
-    return STUDY.setup(wildcards.setup)
+    return runtime_setup(wildcards.setup)
 
 
 def setup_threads(wildcards):
@@ -108,32 +135,74 @@ def checkpoint_dirs(models=None, variants=None):
 
 
 def quality_files():
-    return expand(
-        f"{RESULTS}/quality/{{model}}/{{variant}}.json",
-        model=STUDY.models,
-        variant=STUDY.variants,
-    )
+    if STUDY.imported or not QUALITY_MEASURED:
+        return []
+    return [
+        f"{RESULTS}/quality/{model}/{variant}.json"
+        for model in STUDY.models
+        for variant in STUDY.variants
+        if fits(model, variant, STUDY.default_setup)
+    ]
+
+
+def quality_table():
+    return [f"{RESULTS}/tables/quality.csv"] if QUALITY_MEASURED else []
 
 
 def energy_dirs():
-    if not config["energy"]["enabled"]:
+    if STUDY.imported or not config["energy"]["enabled"]:
         return []
-    return expand(
-        f"{RESULTS}/energy/{{model}}/{{variant}}/{{setup}}",
-        model=STUDY.models,
-        variant=STUDY.variants,
-        setup=STUDY.setups,
-    )
+    return [
+        f"{RESULTS}/energy/{model}/{variant}/{setup}"
+        for model in STUDY.models
+        for variant in STUDY.variants
+        for setup in STUDY.setups
+        if fits(model, variant, setup)
+    ]
+
+
+def figure_files():
+    stems = [f"carbon_bubbles_{model}" for model in STUDY.reported_models()]
+    stems += ["energy_components", "relative_change", "feasibility"]
+    if QUALITY_MEASURED:
+        stems.append("quality_vs_energy")
+    return [f"{RESULTS}/figures/{stem}.{ext}" for stem in stems for ext in ("png", "svg")]
+
+
+def report_quality_metric():
+    chosen = config["report"]["quality_metric"] or next(iter(config["tradeoff"]["metrics"]), None)
+    if chosen is None:
+        return {"task": "perplexity", "metric": "token_perplexity"}
+    return {"task": chosen["task"], "metric": chosen["metric"]}
+
+
+def energy_stage_enabled():
+    return STUDY.imported or config["energy"]["enabled"]
+
+
+def report_targets():
+    if not energy_stage_enabled():
+        return [f"{RESULTS}/tables/feasibility.csv"]
+    return [
+        f"{RESULTS}/tables/energy.csv",
+        f"{RESULTS}/tables/carbon.csv",
+        f"{RESULTS}/tables/tradeoff.csv",
+        f"{RESULTS}/tables/relative_change.csv",
+        f"{RESULTS}/tables/feasibility.csv",
+        *figure_files(),
+    ]
 
 
 def all_targets():
     # per-job outputs are listed themselves, not only through the tables: Snakemake does not
     # rebuild a deleted intermediate whose downstream files are still present
+    if STUDY.imported:
+        return [*quality_table(), *report_targets()]
     return [
         *checkpoint_dirs(),
         f"{RESULTS}/tables/compression.csv",
         *quality_files(),
-        f"{RESULTS}/tables/quality.csv",
+        *quality_table(),
         *energy_dirs(),
-        *([f"{RESULTS}/tables/energy.csv"] if config["energy"]["enabled"] else []),
+        *report_targets(),
     ]

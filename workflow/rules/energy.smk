@@ -5,7 +5,8 @@ rule prompt_schedule:
     output:
         schedule=f"{RESULTS}/energy/schedule.json",
     params:
-        energy=config["energy"],
+        # only what the schedule is made of, so that e.g. more repeats reuse it
+        energy={k: config["energy"][k] for k in ("prompts", "schedule")},
     log:
         "logs/prompt_schedule.log",
     localrule: True

@@ -23,7 +23,7 @@ rule evaluate:
     params:
         quality=config["quality"],
         setup_id=STUDY.default_setup,
-        setup=STUDY.setup(STUDY.default_setup),
+        setup=runtime_setup(STUDY.default_setup),
         study=STUDY.name,
     threads: default_setup_threads()
     resources:

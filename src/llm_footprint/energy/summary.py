@@ -43,6 +43,7 @@ def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
         "gpu_power_w_mean": gpu_kwh * J_PER_KWH / duration_s if duration_s else None,
         "ram_power_w_mean": ram_corrected_kwh * J_PER_KWH / duration_s if duration_s else None,
         "requests_served": len(requests),
+        "busy_time_s": sum(latencies),
         "input_tokens": sum(r["input_tokens"] for r in requests),
         "output_tokens": output_tokens,
         "hardware_energy_per_request_wh": hardware_kwh * 1000 / len(requests) if requests else None,
@@ -83,7 +84,8 @@ AGGREGATED = (
     "ram_energy_corrected_kwh", "hardware_energy_kwh", "total_energy_kwh_reported",
     "cpu_power_w_mean", "gpu_power_w_mean", "ram_power_w_mean", "output_tokens",
     "hardware_energy_per_request_wh", "hardware_energy_per_output_token_j", "latency_p50_s",
-    "latency_p90_s", "latency_p99_s", "lag_mean_s", "nvml_gpu_energy_kwh",
+    "latency_p90_s", "latency_p99_s", "lag_mean_s", "nvml_gpu_energy_kwh", "busy_time_s",
+    "hardware_energy_idle_kwh", "hardware_energy_dynamic_kwh",
 )
 
 

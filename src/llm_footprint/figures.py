@@ -1,0 +1,253 @@
+"""The study's figures (matplotlib, PNG and SVG), drawn from the result tables.
+
+- carbon bubbles: one chart per model, countries x configurations, bubble area proportional to
+  operational gCO2e, values written on the bubbles (the thesis's Figure 42);
+- energy components: CPU / GPU / RAM shares of hardware energy per tuple (Figures 40-41);
+- quality vs energy with the Pareto front;
+- relative change against the baseline as a table (Tables 27-28);
+- feasibility matrix: which (model, variant) fits which setup, with the memory estimate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import atomic
+
+COMPONENT_COLOURS = {"CPU": "#4C72B0", "GPU": "#55A868", "RAM": "#C44E52"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 120,
+                         "svg.hashsalt": "llm-footprint"})  # stable SVG ids between runs
+    return plt
+
+
+def read_rows(path: str | Path | None) -> list[dict[str, str]]:
+    if not path or not Path(path).is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _num(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def save(fig: Any, png: str | Path, svg: str | Path) -> None:
+    """Write both formats atomically; an empty drawing is an error, not a file."""
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, bbox_inches="tight",
+                    metadata={"Date": None} if fmt == "svg" else None)
+        if buffer.tell() == 0:
+            raise RuntimeError(f"matplotlib produced an empty {fmt} for {path}")
+        with atomic.staged_file(path, "wb") as handle:
+            handle.write(buffer.getvalue())
+
+
+def format_grams(grams: float) -> str:
+    if grams >= 1000:
+        return f"{grams / 1000:.3g} kg"
+    if grams >= 1:
+        return f"{grams:.3g} g"
+    if grams >= 1e-3:
+        return f"{grams * 1e3:.3g} mg"
+    return f"{grams * 1e6:.3g} µg"
+
+
+def configuration(row: dict[str, str]) -> str:
+    return f"{row['variant']}\n@ {row['setup']}"
+
+
+def carbon_bubbles(carbon_csv: str | Path, model: str, png: str | Path, svg: str | Path) -> None:
+    plt = _pyplot()
+    rows = [r for r in read_rows(carbon_csv) if r["model"] == model]
+    configs = list(dict.fromkeys(configuration(r) for r in rows))
+    countries = list(dict.fromkeys(r["country"] for r in rows))
+    fig, ax = plt.subplots(figsize=(1.9 * max(3, len(configs)) + 1.5, 0.9 * max(3, len(countries)) + 1.5))
+    if not rows:
+        ax.text(0.5, 0.5, f"no carbon figures for {model}\n(no setup could run it)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        largest = max(float(r["operational_gco2e"]) for r in rows) or 1.0
+        for row in rows:
+            x = configs.index(configuration(row))
+            y = countries.index(row["country"])
+            grams = float(row["operational_gco2e"])
+            ax.scatter(x, y, s=3000 * grams / largest + 20, alpha=0.55, color="#DD8452",
+                       edgecolors="#8C4A1E")
+            ax.annotate(format_grams(grams), (x, y), ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(configs)), configs)
+        ax.set_yticks(range(len(countries)),
+                      [f"{c}\n{_intensity_label(rows, c)}" for c in countries])
+        ax.set_xlim(-0.7, len(configs) - 0.3)
+        ax.set_ylim(-0.7, len(countries) - 0.3)
+        ax.set_xlabel("variant @ setup")
+        ax.set_ylabel("grid (intensity, g CO2e/kWh)")
+        ax.grid(alpha=0.2)
+    ax.set_title(f"{model}: operational emissions per replay window (bubble area ~ g CO2e)")
+    save(fig, png, svg)
+    plt.close(fig)
+
+
+def _intensity_label(rows: list[dict[str, str]], country: str) -> str:
+    value = next(float(r["intensity_g_per_kwh"]) for r in rows if r["country"] == country)
+    return f"{value:.4g}"
+
+
+def energy_components(energy_csv: str | Path, png: str | Path, svg: str | Path) -> None:
+    plt = _pyplot()
+    rows = read_rows(energy_csv)
+    labels = [f"{r['model']} / {r['variant']} @ {r['setup']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.55 * max(3, len(rows)) + 1.5))
+    left = [0.0] * len(rows)
+    for name, column in (("CPU", "cpu_energy_kwh"), ("GPU", "gpu_energy_kwh"),
+                         ("RAM", "ram_energy_corrected_kwh")):
+        shares = []
+        for row in rows:
+            total = sum(_num(row[c]) or 0 for c in ("cpu_energy_kwh", "gpu_energy_kwh",
+                                                    "ram_energy_corrected_kwh"))
+            shares.append(100 * (_num(row[column]) or 0) / total if total else 0)
+        bars = ax.barh(labels, shares, left=left, color=COMPONENT_COLOURS[name], label=name)
+        for bar, share in zip(bars, shares):
+            if share >= 6:
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
+                        f"{share:.0f}%", ha="center", va="center", color="white", fontsize=8)
+        left = [a + b for a, b in zip(left, shares)]
+    for index, row in enumerate(rows):
+        ax.text(101, index, f"{float(row['hardware_energy_kwh']) * 1000:.3g} Wh", va="center",
+                fontsize=8)
+    ax.set_xlim(0, 118)
+    ax.set_xlabel("share of hardware energy (%); total at the right")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Hardware energy by component (CPU + GPU + corrected RAM)")
+    save(fig, png, svg)
+    plt.close(fig)
+
+
+def pareto_front(points: Sequence[tuple[float, float]], higher_is_better: bool) -> list[int]:
+    """Indices of points no other point beats on both energy (lower) and quality."""
+    front = []
+    for i, (energy, quality) in enumerate(points):
+        dominated = any(
+            (e <= energy and (q >= quality if higher_is_better else q <= quality))
+            and (e < energy or q != quality)
+            for j, (e, q) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str, metric: str,
+                      energy_figure: str, png: str | Path, svg: str | Path) -> None:
+    plt = _pyplot()
+    quality = {(r["model"], r["variant"]): r for r in read_rows(quality_csv)
+               if r["task"] == task and r["metric"] == metric}
+    points, labels = [], []
+    higher_is_better = True
+    for row in read_rows(energy_csv):
+        match = quality.get((row["model"], row["variant"]))
+        energy = _num(row.get(energy_figure))
+        if match is None or energy is None:
+            continue
+        higher_is_better = match.get("higher_is_better", "True") != "False"
+        points.append((energy, float(match["value"])))
+        labels.append(f"{row['model']}/{row['variant']}@{row['setup']}")
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    if not points:
+        ax.text(0.5, 0.5, f"no tuple has both {energy_figure} and {task}/{metric}",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        front = pareto_front(points, higher_is_better)
+        ax.scatter([p[0] for p in points], [p[1] for p in points], color="#4C72B0", zorder=3)
+        for (x, y), label in zip(points, labels):
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--",
+                color="#C44E52", label="Pareto front", zorder=2)
+        ax.set_xlabel(_axis_label(energy_figure))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        better = "higher is better" if higher_is_better else "lower is better"
+        ax.set_ylabel(f"{task} {metric} ({better})")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    ax.set_title("Quality against inference energy")
+    save(fig, png, svg)
+    plt.close(fig)
+
+
+def _axis_label(figure: str) -> str:
+    """'hardware_energy_kwh' -> 'hardware energy (kWh)'."""
+    units = {"kwh": "kWh", "wh": "Wh", "j": "J", "s": "s"}
+    name, _, unit = figure.rpartition("_")
+    if unit in units:
+        return f"{name.replace('_', ' ')} ({units[unit]})"
+    return figure.replace("_", " ")
+
+
+def relative_change(table_csv: str | Path, png: str | Path, svg: str | Path) -> None:
+    plt = _pyplot()
+    rows = read_rows(table_csv)
+    columns = [c for c in (rows[0] if rows else {}) if c.endswith("_change_pct")]
+    cells = [[f"{r['model']} / {r['variant']}\n@ {r['setup']} vs {r['baseline_variant']} "
+              f"@ {r['baseline_setup']}",
+              *[(f"{float(r[c]):+.1f} %" if r[c] not in ("", None) else "n/a") for c in columns]]
+             for r in rows]
+    headers = ["tuple"] + [c.removesuffix("_change_pct").replace("_", "\n", 1).replace("_", " ")
+                           for c in columns]
+    fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(headers) + 2), 0.7 * max(2, len(cells)) + 1.2))
+    ax.set_axis_off()
+    if cells:
+        table = ax.table(cellText=cells, colLabels=headers, loc="center", cellLoc="center")
+        table.auto_set_font_size(False)
+        table.set_fontsize(8)
+        table.auto_set_column_width(col=list(range(len(headers))))
+        table.scale(1, 2.6)
+    else:
+        ax.text(0.5, 0.5, "no compressed tuple with a measured baseline", ha="center",
+                va="center", transform=ax.transAxes)
+    ax.set_title("Relative change against the baseline ((variant - baseline) / baseline)")
+    save(fig, png, svg)
+    plt.close(fig)
+
+
+def feasibility_matrix(feasibility_csv: str | Path, png: str | Path, svg: str | Path) -> None:
+    plt = _pyplot()
+    rows = read_rows(feasibility_csv)
+    pairs = list(dict.fromkeys(f"{r['model']} / {r['variant']}" for r in rows))
+    setups = list(dict.fromkeys(r["setup"] for r in rows))
+    fig, ax = plt.subplots(figsize=(2.2 * max(2, len(setups)) + 3, 0.6 * max(2, len(pairs)) + 1.5))
+    colours = {"True": "#8FD18F", "False": "#F08A8A", "": "#DDDDDD"}
+    for row in rows:
+        x = setups.index(row["setup"])
+        y = pairs.index(f"{row['model']} / {row['variant']}")
+        ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colours.get(row["fits"], "#DDDDDD"),
+                                   edgecolor="white", linewidth=3))
+        text = ("fits" if row["fits"] == "True" else "does not fit" if row["fits"] == "False"
+                else "unknown")
+        if row["estimate_gb"]:
+            text += f"\n{float(row['estimate_gb']):.1f} / {float(row['device_memory_gb']):g} GB"
+        ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(setups)), setups)
+    ax.set_yticks(range(len(pairs)), pairs)
+    ax.set_xlim(-0.5, len(setups) - 0.5)
+    ax.set_ylim(len(pairs) - 0.5, -0.5)
+    ax.set_title("Feasibility: estimated / available device memory")
+    save(fig, png, svg)
+    plt.close(fig)

@@ -1,0 +1,145 @@
+"""Rule tradeoff: the companion paper's score opt = Pc (alpha Tc + beta Ec), lower is better.
+
+Definitions (the paper's text is a PDF extraction whose fractions are ambiguous; these make opt
+grow when quality drops, as the paper says it does):
+- Tc, Ec: time and energy of the tuple divided by its baseline's (the model's baseline
+  variant, or for a distilled model its teacher's), on the same setup unless
+  ``baseline_setup`` names one;
+- per quality metric n, lower-is-better: Pc_n = m / b; higher-is-better with chance score x:
+  Pc_n = (b - 0.8 x) / (m - 0.8 x) (the 0.8 leaves a safety net below random guessing);
+- Pc = mean over metrics of Pc_n^1.5, so for one metric opt = Pc_n^1.5 (alpha Tc + beta Ec).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import atomic
+
+CHANCE_MARGIN = 0.8
+PC_EXPONENT = 1.5
+
+
+def pc_term(value: float, baseline: float, higher_is_better: bool, chance: float = 0.0) -> float | None:
+    """Quality change ratio of one metric; > 1 means worse than the baseline."""
+    if higher_is_better:
+        denominator = value - CHANCE_MARGIN * chance
+        if denominator <= 0:
+            return None  # at or below the safety net: the ratio has no meaning
+        return (baseline - CHANCE_MARGIN * chance) / denominator
+    if baseline <= 0:
+        return None
+    return value / baseline
+
+
+def pc_score(terms: Sequence[float]) -> float:
+    return sum(t ** PC_EXPONENT for t in terms) / len(terms)
+
+
+def opt_score(pc: float, tc: float, ec: float, alpha: float, beta: float) -> float:
+    return pc * (alpha * tc + beta * ec)
+
+
+def _read(path: str | Path | None) -> list[dict[str, str]]:
+    if not path:
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _float(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def _direction(row: dict[str, str], configured: bool | None) -> bool | None:
+    if configured is not None:
+        return configured
+    text = row.get("higher_is_better", "")
+    return {"True": True, "true": True, "False": False, "false": False}.get(text)
+
+
+def resolve_metrics(tradeoff: dict[str, Any], quality: list[dict[str, str]]) -> list[dict[str, Any]]:
+    metrics = tradeoff["metrics"]
+    if not metrics and any(r["task"] == "perplexity" for r in quality):
+        metrics = [{"task": "perplexity", "metric": "token_perplexity", "chance": 0.0,
+                    "higher_is_better": False}]
+    return [{"chance": 0.0, "higher_is_better": None, **m} for m in metrics]
+
+
+def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
+                  tradeoff: dict[str, Any], baseline_variant: str,
+                  teachers: dict[str, str | None]) -> list[dict[str, Any]]:
+    energy_by = {(r["model"], r["variant"], r["setup"]): r for r in energy}
+    quality_by = {(r["model"], r["variant"], r["task"], r["metric"]): r for r in quality}
+    metrics = resolve_metrics(tradeoff, quality)
+    rows = []
+    for (model, variant, setup), measured in sorted(energy_by.items()):
+        baseline_model = teachers.get(model) or model
+        baseline_setup = tradeoff["baseline_setup"] or setup
+        baseline = energy_by.get((baseline_model, baseline_variant, baseline_setup))
+        row: dict[str, Any] = {"model": model, "variant": variant, "setup": setup,
+                               "baseline_model": baseline_model,
+                               "baseline_variant": baseline_variant,
+                               "baseline_setup": baseline_setup, "note": ""}
+        notes = []
+        tc = ec = None
+        if baseline is None:
+            notes.append("baseline not measured on this setup")
+        else:
+            tc = _ratio(measured, baseline, tradeoff["time_figure"])
+            ec = _ratio(measured, baseline, tradeoff["energy_figure"])
+        terms = []
+        for metric in metrics:
+            key = f"pc_{metric['task']}_{metric['metric']}"
+            mine = quality_by.get((model, variant, metric["task"], metric["metric"]))
+            base = quality_by.get((baseline_model, baseline_variant, metric["task"], metric["metric"]))
+            term = None
+            if mine and base:
+                direction = _direction(mine, metric["higher_is_better"])
+                if direction is None:
+                    notes.append(f"direction of {metric['metric']} unknown")
+                else:
+                    term = pc_term(float(mine["value"]), float(base["value"]), direction,
+                                   metric["chance"])
+            else:
+                notes.append(f"{metric['task']}/{metric['metric']} missing")
+            row[key] = term
+            if term is not None:
+                terms.append(term)
+        complete = bool(metrics) and len(terms) == len(metrics)
+        pc = pc_score(terms) if complete else None
+        row.update(pc=pc, tc=tc, ec=ec, time_figure=tradeoff["time_figure"],
+                   energy_figure=tradeoff["energy_figure"])
+        for name, weights in tradeoff["weights"].items():
+            row[f"opt_{name}"] = (opt_score(pc, tc, ec, weights["alpha"], weights["beta"])
+                                  if None not in (pc, tc, ec) else None)
+        if not metrics:
+            notes.append("no quality metric configured or measured")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    return rows
+
+
+def _ratio(measured: dict[str, str], baseline: dict[str, str], figure: str) -> float | None:
+    mine, base = _float(measured.get(figure)), _float(baseline.get(figure))
+    if mine is None or not base:
+        return None
+    return mine / base
+
+
+def tradeoff_table(energy_csv: str | Path, quality_csv: str | Path | None,
+                   tradeoff: dict[str, Any], baseline_variant: str,
+                   teachers: dict[str, str | None], out_csv: str | Path) -> list[dict[str, Any]]:
+    """results/tables/tradeoff.csv."""
+    rows = tradeoff_rows(_read(energy_csv), _read(quality_csv), tradeoff, baseline_variant,
+                         teachers)
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                row[key] = None
+    atomic.write_csv(out_csv, rows)
+    return rows

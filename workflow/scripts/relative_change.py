@@ -1,0 +1,12 @@
+"""Rule relative_change -> llm_footprint.tables.relative_change_table."""
+from _job import start
+
+start(snakemake)
+from llm_footprint.tables import read_csv_rows, relative_change_table
+from llm_footprint.tradeoff import resolve_metrics
+
+quality_csv = snakemake.input.quality[0] if snakemake.input.quality else None
+metrics = resolve_metrics(snakemake.params.tradeoff, read_csv_rows(quality_csv) if quality_csv else [])
+relative_change_table(snakemake.input.energy, quality_csv, metrics, snakemake.params.baseline_variant,
+                      snakemake.params.teachers, snakemake.params.tradeoff["baseline_setup"],
+                      snakemake.output.table)
