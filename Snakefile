@@ -39,6 +39,7 @@ if STUDY.imported:
 else:
 
     include: "workflow/rules/models.smk"
+    include: "workflow/rules/prefetch.smk"
     include: "workflow/rules/compress.smk"
     include: "workflow/rules/quality.smk"
     include: "workflow/rules/energy.smk"

@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from conftest import SCHEMA, demo_config
+from conftest import REPO, SCHEMA, demo_config
 
 from llm_footprint.schema import ConfigError
 from llm_footprint.study import load_study
@@ -116,5 +116,5 @@ def test_relative_paths_resolve_against_search_dirs(tmp_path):
     model = _local_model(tmp_path)
     config = demo_config()
     config["models"]["smollm2-135m"] = {"path": model.name}
-    load_study(config, SCHEMA, search_dirs=[tmp_path / "elsewhere", tmp_path])
+    load_study(config, SCHEMA, search_dirs=[tmp_path / "elsewhere", tmp_path, REPO])
     assert config["models"]["smollm2-135m"]["path"] == str(model.resolve())

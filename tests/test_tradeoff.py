@@ -99,3 +99,15 @@ def test_baseline_setup_compares_across_setups():
     row = next(r for r in tradeoff.tradeoff_rows(energy, quality, settings, "full", {})
                if r["variant"] == "q4")
     assert row["baseline_setup"] == "big" and row["ec"] == pytest.approx(0.5)
+
+
+def test_accuracy_at_the_safety_net_leaves_pc_undefined_with_a_note():
+    energy = [_energy("m", "full", "s", 1.0, 1.0), _energy("m", "q4", "s", 1.0, 1.0)]
+    quality = [_quality("m", "full", "mmlu", "acc", 0.3, True),
+               _quality("m", "q4", "mmlu", "acc", 0.2, True)]
+    settings = SETTINGS | {"metrics": [SETTINGS["metrics"][1]]}
+    row = next(r for r in tradeoff.tradeoff_rows(energy, quality, settings, "full", {})
+               if r["variant"] == "q4")
+    assert row["pc"] is None and row["opt_balanced"] is None
+    assert "safety net" in row["note"]
+

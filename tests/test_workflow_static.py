@@ -28,3 +28,29 @@ def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
     assert result.returncode != 0
     assert "config key 'setups.laptop-cpu.device'" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def _jobs(result):
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.mark.parametrize("name,expected", [
+    # 4 models x 2 variants; energy on 2 setups minus the two 16-bit models that do not fit 40 GB
+    ("thesis.yaml", {"prepare_model": 4, "compress": 4, "reference_checkpoint": 4, "evaluate": 8,
+                     "measure_energy": 14, "figure_carbon_bubbles": 4}),
+    # 4 models x 3 variants on one setup
+    ("paper.yaml", {"prepare_model": 4, "compress": 8, "reference_checkpoint": 4, "evaluate": 12,
+                    "measure_energy": 12, "figure_carbon_bubbles": 4}),
+    ("thesis-published.yaml", {"import_energy": 1, "import_quality": 1, "carbon": 1,
+                               "figure_carbon_bubbles": 4}),
+])
+def test_study_configs_plan_the_expected_jobs(tmp_path, name, expected):
+    counts = _jobs(snakemake(tmp_path, REPO / "configs" / name, "--dry-run", "--quiet", "rules"))
+    for rule, count in expected.items():
+        assert counts.get(rule) == count, (rule, counts)
+

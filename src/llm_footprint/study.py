@@ -311,8 +311,6 @@ def check(config: dict[str, Any]) -> None:
     for section in ("models", "variants", "setups"):
         config.setdefault(section, {})  # absent only when measurements are imported
     _check_measurements(config)
-    _check_carbon(config)
-    _check_tradeoff(config)
     _check_models(config)
     _check_variants(config)
     _check_study_keys(config)
@@ -321,6 +319,8 @@ def check(config: dict[str, Any]) -> None:
     _check_quality(config)
     _check_calibration_is_not_evaluation_text(config)
     _check_energy(config)
+    _check_carbon(config)
+    _check_tradeoff(config)
 
 
 def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:

@@ -105,6 +105,9 @@ def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
                 else:
                     term = pc_term(float(mine["value"]), float(base["value"]), direction,
                                    metric["chance"])
+                    if term is None:
+                        notes.append(f"{metric['task']}/{metric['metric']} at or below the "
+                                     f"safety net (0.8 x chance) or baseline zero: Pc undefined")
             else:
                 notes.append(f"{metric['task']}/{metric['metric']} missing")
             row[key] = term

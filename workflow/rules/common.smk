@@ -1,11 +1,15 @@
 # Shared by all rules files. Config validation, paths, resources and target lists.
+import json
+import os
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from llm_footprint.feasibility import study_estimates
+from llm_footprint import cluster
+from llm_footprint.feasibility import model_facts, study_estimates
+from llm_footprint.prefetch import plan as prefetch_plan
 from llm_footprint.quality.task_sets import resolve_tasks
 from llm_footprint.study import load_study
 
@@ -17,8 +21,16 @@ STUDY = load_study(
     search_dirs=[Path.cwd(), Path(workflow.basedir)],
 )
 
+# On a SLURM cluster, a setup naming a partition the cluster lacks stops here, not at sbatch.
+if not STUDY.imported and any(STUDY.setup(s)["partition"] for s in STUDY.setups):
+    cluster.check_partitions(config["setups"], cluster.cluster_partitions())
+
 RESULTS = config["study"]["output_root"]
 RESOURCES = config["study"]["resources_root"]
+
+# Hub downloads go to the project's cache unless the user keeps one of their own; jobs on
+# compute nodes inherit the variable (the SLURM plugin submits with --export=ALL).
+os.environ.setdefault("HF_HOME", str(Path(RESOURCES, "hf_cache").resolve()))
 
 
 def _one_of(ids):
@@ -37,6 +49,9 @@ def fits(model, variant, setup):
     return (model, variant, setup) not in DOES_NOT_FIT
 
 
+PREFETCH_PLAN = {} if STUDY.imported else prefetch_plan(config)
+PREFETCH = f"{RESOURCES}/prefetch/{STUDY.name}.json"
+
 if STUDY.imported:
     QUALITY_MEASURED = bool(config["measurements"]["quality"])
 else:
@@ -48,12 +63,18 @@ else:
 # ---- parameters handed to the scripts -------------------------------------------------------
 
 
+def canonical(section):
+    """A config section with its keys sorted: Snakemake reruns a job when the text of its
+    params changes, and key order is not a change."""
+    return json.loads(json.dumps(section, sort_keys=True))
+
+
 def model_spec(wildcards):
-    return STUDY.model(wildcards.model)
+    return canonical(STUDY.model(wildcards.model))
 
 
 def variant_spec(wildcards):
-    return STUDY.variant(wildcards.variant)
+    return canonical(STUDY.variant(wildcards.variant))
 
 
 def default_device(wildcards=None):
@@ -82,7 +103,7 @@ RUNTIME_SETUP_KEYS = ("device", "gpu_model", "gpu_memory_gb", "cpus", "mem_gb")
 
 
 def runtime_setup(setup_id):
-    return {k: STUDY.setup(setup_id)[k] for k in RUNTIME_SETUP_KEYS}
+    return canonical({k: STUDY.setup(setup_id)[k] for k in RUNTIME_SETUP_KEYS})
 
 
 def setup_spec(wildcards):
@@ -98,11 +119,36 @@ def setup_mem_mb(wildcards, attempt):
 
 
 def energy_runtime_min(wildcards, attempt):
-    energy = config["energy"]
-    window_min = energy["schedule"]["duration_s"] * energy["repeats"] / 60
-    idle_min = energy["idle_window_s"] / 60
-    # loading, warm-up and CodeCarbon start-up on top of the replay itself
-    return int((window_min * 1.1 + idle_min + 30) * attempt)
+    # the replay windows, plus loading, warm-up and CodeCarbon start-up
+    return cluster.energy_minutes(config["energy"], attempt)
+
+
+def _params_b(model_id):
+    parameters, *_ = model_facts(
+        model_id, STUDY.model(model_id), Path(RESOURCES) / "models" / model_id
+    )
+    return cluster.params_b(STUDY.model(model_id), parameters)
+
+
+def compress_runtime_min(wildcards, attempt):
+    return cluster.runtime_minutes("compress", _params_b(wildcards.model), attempt)
+
+
+def evaluate_runtime_min(wildcards, attempt):
+    return cluster.runtime_minutes("evaluate", _params_b(wildcards.model), attempt)
+
+
+# SLURM partition and GPU request (executor-plugin resource names) of the setup a job runs on;
+# empty values leave the cluster's defaults, and local runs ignore them.
+def default_setup_slurm(key):
+    return cluster.slurm_resources(STUDY.setup(STUDY.default_setup))[key]
+
+
+def setup_slurm(key):
+    def resource(wildcards):
+        return cluster.slurm_resources(STUDY.setup(wildcards.setup))[key]
+
+    return resource
 
 
 # Energy measurements and other heavy jobs must not share a machine: a measurement takes the
@@ -114,16 +160,13 @@ if "energy_exclusive" not in workflow.global_resources:
     workflow.register_resource("energy_exclusive", ENERGY_EXCLUSIVE_CAPACITY)
 
 
-def runtime_min(base_min):
-    """Runtime request in minutes that grows with each retry."""
-
-    def runtime(wildcards, attempt):
-        return base_min * attempt
-
-    return runtime
-
-
 # ---- targets --------------------------------------------------------------------------------
+
+
+def prepared_models():
+    if STUDY.imported:
+        return []
+    return [f"{RESOURCES}/models/{model}" for model in STUDY.models]
 
 
 def checkpoint_dirs(models=None, variants=None):

@@ -4,6 +4,7 @@
 rule compress:
     input:
         model=f"{RESOURCES}/models/{{model}}",
+        prefetch=PREFETCH,
     output:
         checkpoint=directory(f"{RESULTS}/checkpoints/{{model}}/{{variant}}"),
     wildcard_constraints:
@@ -14,8 +15,11 @@ rule compress:
     threads: default_setup_threads()
     resources:
         mem_mb=default_setup_mem_mb,
-        runtime=runtime_min(120),
+        runtime=compress_runtime_min,
         energy_exclusive=1,
+        slurm_partition=default_setup_slurm("slurm_partition"),
+        gpu=default_setup_slurm("gpu"),
+        gpu_model=default_setup_slurm("gpu_model"),
     log:
         "logs/compress/{model}/{variant}.log",
     conda:

@@ -2,16 +2,18 @@
 
 
 rule prompt_schedule:
+    input:
+        prefetch=PREFETCH,
     output:
         schedule=f"{RESULTS}/energy/schedule.json",
     params:
         # only what the schedule is made of, so that e.g. more repeats reuse it
-        energy={k: config["energy"][k] for k in ("prompts", "schedule")},
+        energy=canonical({k: config["energy"][k] for k in ("prompts", "schedule")}),
     log:
         "logs/prompt_schedule.log",
     localrule: True
     conda:
-        "../../envs/evaluate.yaml"
+        "../../envs/energy.yaml"
     script:
         "../scripts/prompt_schedule.py"
 
@@ -27,7 +29,7 @@ rule measure_energy:
     output:
         measurement=directory(f"{RESULTS}/energy/{{model}}/{{variant}}/{{setup}}"),
     params:
-        energy=config["energy"],
+        energy=canonical(config["energy"]),
         setup=setup_spec,
         study=STUDY.name,
     threads: setup_threads
@@ -35,10 +37,13 @@ rule measure_energy:
         mem_mb=setup_mem_mb,
         runtime=energy_runtime_min,
         energy_exclusive=ENERGY_EXCLUSIVE_CAPACITY,
+        slurm_partition=setup_slurm("slurm_partition"),
+        gpu=setup_slurm("gpu"),
+        gpu_model=setup_slurm("gpu_model"),
     log:
         "logs/measure_energy/{model}/{variant}/{setup}.log",
     conda:
-        "../../envs/evaluate.yaml"
+        "../../envs/energy.yaml"
     script:
         "../scripts/measure_energy.py"
 

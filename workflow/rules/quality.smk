@@ -18,18 +18,22 @@ rule evaluate:
         model=f"{RESOURCES}/models/{{model}}",
         checkpoint=f"{RESULTS}/checkpoints/{{model}}/{{variant}}",
         nltk_data=f"{RESOURCES}/nltk_data",
+        prefetch=PREFETCH,
     output:
         quality=f"{RESULTS}/quality/{{model}}/{{variant}}.json",
     params:
-        quality=config["quality"],
+        quality=canonical(config["quality"]),
         setup_id=STUDY.default_setup,
         setup=runtime_setup(STUDY.default_setup),
         study=STUDY.name,
     threads: default_setup_threads()
     resources:
         mem_mb=default_setup_mem_mb,
-        runtime=runtime_min(240),
+        runtime=evaluate_runtime_min,
         energy_exclusive=1,
+        slurm_partition=default_setup_slurm("slurm_partition"),
+        gpu=default_setup_slurm("gpu"),
+        gpu_model=default_setup_slurm("gpu_model"),
     log:
         "logs/evaluate/{model}/{variant}.log",
     conda:

@@ -2,7 +2,11 @@
 # read only the result tables, so they run the same on measured and imported results.
 
 
+# Computed again here, after the models are prepared, from their exact architectures (the
+# parse-time estimate that chose which tuples run may only have had a parameter count).
 rule feasibility:
+    input:
+        models=prepared_models(),
     output:
         table=report(
             f"{RESULTS}/tables/feasibility.csv",
@@ -10,7 +14,9 @@ rule feasibility:
             category="Feasibility",
         ),
     params:
-        estimates=[vars(e) for e in FEASIBILITY],
+        study=canonical(
+            {k: config[k] for k in ("study", "models", "variants", "setups", "feasibility")}
+        ),
     log:
         "logs/feasibility.log",
     localrule: True
@@ -30,8 +36,8 @@ rule carbon:
             category="Carbon",
         ),
     params:
-        carbon=config["carbon"],
-        setups=config["setups"],
+        carbon=canonical(config["carbon"]),
+        setups=canonical(config["setups"]),
     log:
         "logs/carbon.log",
     localrule: True
@@ -52,7 +58,7 @@ rule tradeoff:
             category="Trade-off",
         ),
     params:
-        tradeoff=config["tradeoff"],
+        tradeoff=canonical(config["tradeoff"]),
         baseline_variant=STUDY.baseline_variant,
         teachers=STUDY.teachers,
     log:
@@ -75,7 +81,7 @@ rule relative_change:
             category="Trade-off",
         ),
     params:
-        tradeoff=config["tradeoff"],
+        tradeoff=canonical(config["tradeoff"]),
         baseline_variant=STUDY.baseline_variant,
         teachers=STUDY.teachers,
     log:

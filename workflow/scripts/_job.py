@@ -14,17 +14,39 @@ if SRC.is_dir() and str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 
-def start(snakemake):
-    """Redirect all output to the job's log; a failure is also echoed to the console."""
-    from llm_footprint import runlog
+# Test hook, for exercising retries on a real cluster: a job of rule LLM_FOOTPRINT_FAULT_RULE
+# given less than LLM_FOOTPRINT_FAULT_MIN_MEM_MB fails as if killed for memory.
+FAULT_RULE = "LLM_FOOTPRINT_FAULT_RULE"
+FAULT_MIN_MEM_MB = "LLM_FOOTPRINT_FAULT_MIN_MEM_MB"
 
-    if not snakemake.log:
+
+def start(snakemake, offline=False):
+    """Redirect all output to the job's log (a failure is also echoed to the console).
+
+    ``offline``: the job runs on a compute node and reads the hub only from the prefetched
+    cache; set before any Hugging Face library is imported.
+    """
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
+    if snakemake.log:
+        from llm_footprint import runlog
+
+        console = os.fdopen(os.dup(2), "w", buffering=1)
+        runlog.to_file(snakemake.log[0])
+
+        def report_failure(kind, error, tb):
+            traceback.print_exception(kind, error, tb)  # full traceback into the log
+            console.write(f"{kind.__name__}: {error}\n  (details: {snakemake.log[0]})\n")
+
+        sys.excepthook = report_failure
+    _injected_fault(snakemake)
+
+
+def _injected_fault(snakemake):
+    if os.environ.get(FAULT_RULE) != snakemake.rule or not os.environ.get(FAULT_MIN_MEM_MB):
         return
-    console = os.fdopen(os.dup(2), "w", buffering=1)
-    runlog.to_file(snakemake.log[0])
-
-    def report_failure(kind, error, tb):
-        traceback.print_exception(kind, error, tb)  # full traceback into the log
-        console.write(f"{kind.__name__}: {error}\n  (details: {snakemake.log[0]})\n")
-
-    sys.excepthook = report_failure
+    mem_mb = int(snakemake.resources.get("mem_mb", 0))
+    if mem_mb < int(os.environ[FAULT_MIN_MEM_MB]):
+        raise MemoryError(f"injected fault ({FAULT_RULE}): {mem_mb} MB is below "
+                          f"{os.environ[FAULT_MIN_MEM_MB]} MB")

@@ -1,7 +1,7 @@
 """Rules compress and reference_checkpoint -> llm_footprint.compress.compress."""
 from _job import start
 
-start(snakemake)
+start(snakemake, offline=True)
 from llm_footprint.compress import compress
 
 compress(snakemake.wildcards.model, snakemake.wildcards.variant, snakemake.params.variant,

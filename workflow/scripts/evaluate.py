@@ -1,7 +1,7 @@
 """Rule evaluate -> llm_footprint.quality.evaluate.evaluate_checkpoint."""
 from _job import start
 
-start(snakemake)
+start(snakemake, offline=True)
 from llm_footprint.quality.evaluate import evaluate_checkpoint
 
 evaluate_checkpoint(

@@ -1,7 +1,7 @@
 """Rule measure_energy -> llm_footprint.energy.measure.measure_energy."""
 from _job import start
 
-start(snakemake)
+start(snakemake, offline=True)
 from llm_footprint.energy.measure import measure_energy
 
 measure_energy(

@@ -1,0 +1,213 @@
+"""What a study asks of a SLURM cluster: per-job resources, sbatch lines, GPU-hours.
+
+The rules take their SLURM partition and GPU request from the setup a job runs on (the
+``{setup}`` wildcard's entry, or the study's default setup for quantization and quality); the
+runtime they request grows with the model's size and, on retries, with the attempt.
+
+    python -m llm_footprint.cluster plan configs/thesis.yaml
+    python -m llm_footprint.cluster sbatch configs/thesis.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# Minutes requested per job, before the retry multiplier: a base plus a share per billion
+# parameters (GPTQ with a few hundred calibration texts, and lm-eval's thesis tasks, on one
+# A100; generous, since a job that hits its limit is lost).
+RUNTIME_MINUTES = {"compress": (30, 5.0), "evaluate": (60, 8.0)}
+ENERGY_OVERHEAD_MIN = 30  # loading, warm-up, CodeCarbon start-up
+DEFAULT_PARAMS_B = 7.0  # size assumed for runtime requests when nothing better is known
+
+
+def slurm_resources(setup: dict[str, Any]) -> dict[str, Any]:
+    """Partition and GPU request of a job on ``setup`` (executor-plugin resource names)."""
+    cuda = setup["device"] == "cuda"
+    return {
+        "slurm_partition": setup.get("partition") or "",
+        "gpu": 1 if cuda else 0,
+        "gpu_model": (setup.get("gpu_model") or "") if cuda else "",
+    }
+
+
+def cluster_partitions(timeout_s: float = 10) -> set[str] | None:
+    """Partitions of the SLURM cluster this machine belongs to; None without a reachable one."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sinfo") is None:
+        return None
+    try:
+        result = subprocess.run(["sinfo", "--noheader", "--format=%R"], capture_output=True,
+                                text=True, timeout=timeout_s)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return {line.strip() for line in result.stdout.splitlines() if line.strip()}
+
+
+def check_partitions(setups: dict[str, dict[str, Any]], partitions: set[str] | None) -> None:
+    """Refuse a setup whose partition this cluster does not have, before anything is submitted."""
+    from .schema import ConfigError
+
+    if partitions is None:
+        return
+    for setup_id, setup in setups.items():
+        partition = setup.get("partition")
+        if partition and partition not in partitions:
+            raise ConfigError(f"setups.{setup_id}.partition",
+                              f"{partition!r} is not a partition of this SLURM cluster "
+                              f"(partitions: {', '.join(sorted(partitions))})")
+
+
+def params_b(model: dict[str, Any], prepared_parameter_count: float | None = None) -> float:
+    if prepared_parameter_count:
+        return prepared_parameter_count / 1e9
+    return model.get("params_b") or DEFAULT_PARAMS_B
+
+
+def runtime_minutes(rule: str, model_params_b: float, attempt: int = 1) -> int:
+    base, per_billion = RUNTIME_MINUTES[rule]
+    return int(math.ceil((base + per_billion * model_params_b) * attempt))
+
+
+def energy_minutes(energy: dict[str, Any], attempt: int = 1) -> int:
+    window = energy["schedule"]["duration_s"] * energy["repeats"] / 60
+    idle = energy["idle_window_s"] / 60
+    return int(math.ceil((window * 1.1 + idle + ENERGY_OVERHEAD_MIN) * attempt))
+
+
+def load(config_path: str | Path) -> Any:
+    import yaml
+
+    from .feasibility import study_estimates
+    from .study import load_study
+
+    with open(config_path, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    study = load_study(config, SCHEMA, search_dirs=[Path.cwd(), SCHEMA.parents[2]])
+    does_not_fit = {(e.model, e.variant, e.setup) for e in study_estimates(config) if e.fits is False}
+    return study, does_not_fit
+
+
+def gpu_jobs(study: Any, does_not_fit: set) -> list[dict[str, Any]]:
+    """Every job that asks for a compute node: rule, wildcards, setup, minutes, resources."""
+    config = study.config
+    jobs = []
+    default = study.default_setup
+    for model in study.models:
+        size = params_b(study.model(model))
+        for variant in study.variants:
+            if study.variant(variant)["method"] == "gptq":
+                jobs.append({"rule": "compress", "model": model, "variant": variant,
+                             "setup": default, "minutes": runtime_minutes("compress", size)})
+            if (model, variant, default) not in does_not_fit:
+                jobs.append({"rule": "evaluate", "model": model, "variant": variant,
+                             "setup": default, "minutes": runtime_minutes("evaluate", size)})
+            if config["energy"]["enabled"]:
+                for setup in study.setups:
+                    if (model, variant, setup) not in does_not_fit:
+                        jobs.append({"rule": "measure_energy", "model": model, "variant": variant,
+                                     "setup": setup, "minutes": energy_minutes(config["energy"])})
+    for job in jobs:
+        setup = study.setup(job["setup"])
+        job["gpus"] = 1 if setup["device"] == "cuda" else 0
+        job["window_minutes"] = (config["energy"]["schedule"]["duration_s"]
+                                 * config["energy"]["repeats"] / 60
+                                 if job["rule"] == "measure_energy" else None)
+    return jobs
+
+
+def plan(config_path: str | Path) -> str:
+    study, does_not_fit = load(config_path)
+    jobs = gpu_jobs(study, does_not_fit)
+    lines = [f"study {study.name}: {len(jobs)} compute-node jobs "
+             f"({len(does_not_fit)} tuples skipped: they do not fit their setup)"]
+    total_requested = total_windows = 0.0
+    for rule in ("compress", "evaluate", "measure_energy"):
+        selected = [j for j in jobs if j["rule"] == rule]
+        requested = sum(j["minutes"] * j["gpus"] for j in selected) / 60
+        total_requested += requested
+        line = f"  {rule:15s} {len(selected):3d} jobs, {requested:8.1f} GPU-hours requested"
+        if rule == "measure_energy":
+            windows = sum(j["window_minutes"] * j["gpus"] for j in selected) / 60
+            total_windows += windows
+            line += f" ({windows:.1f} GPU-hours of replay windows, exact)"
+        lines.append(line)
+    lines.append(f"  total           {len(jobs):3d} jobs, {total_requested:8.1f} GPU-hours requested "
+                 "(upper bound: runtime limits)")
+    for (model, variant, setup) in sorted(does_not_fit):
+        lines.append(f"  skipped: {model}/{variant} on {setup}")
+    return "\n".join(lines)
+
+
+class _Resources(dict):
+    """The attribute and mapping access the SLURM plugin uses on a job's resources."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def sbatch_line(job: dict[str, Any], setup: dict[str, Any], account: str | None = None) -> str:
+    """The sbatch call snakemake-executor-plugin-slurm makes for ``job`` (its own code), up to
+    the wrapped Snakemake command."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    resources = _Resources(slurm_resources(setup), runtime=job["minutes"],
+                           mem_mb=int(setup["mem_gb"] * 1024))
+    fake_job = SimpleNamespace(resources=resources, threads=setup["cpus"], is_group=lambda: False,
+                               name=job["rule"])
+    params = {"run_uuid": f"{job['rule']}-{job['model']}-{job['variant']}-{job['setup']}",
+              "slurm_logfile": f"logs/slurm/{job['rule']}/%j.log",
+              "comment_str": f"rule_{job['rule']}_wildcards_{job['model']}_{job['variant']}",
+              "account": f"-A {account}" if account else "",
+              "partition": f"-p {resources['slurm_partition']}" if resources["slurm_partition"] else "",
+              "workdir": None}
+    return get_submit_command(fake_job, params) + set_gres_string(fake_job)
+
+
+def sbatch_preview(config_path: str | Path, account: str | None = None) -> str:
+    """One sbatch line per GPU rule and setup, as the plugin would submit it."""
+    study, does_not_fit = load(config_path)
+    seen = set()
+    lines = []
+    for job in gpu_jobs(study, does_not_fit):
+        key = (job["rule"], job["setup"])
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"# {job['rule']} on {job['setup']} ({job['model']}/{job['variant']})")
+        lines.append(sbatch_line(job, study.setup(job["setup"]), account))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m llm_footprint.cluster",
+                                     description="What a study asks of a SLURM cluster.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("plan", "jobs and GPU-hours"), ("sbatch", "sbatch line per GPU rule and setup")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("config", help="study config, e.g. configs/thesis.yaml")
+        if name == "sbatch":
+            command.add_argument("--account", help="SLURM account to show in the lines")
+    args = parser.parse_args(argv)
+    if args.command == "plan":
+        print(plan(args.config))
+    else:
+        print(sbatch_preview(args.config, args.account))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

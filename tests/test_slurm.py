@@ -1,0 +1,178 @@
+"""The SLURM profile on a real, local SLURM cluster (tests/slurm/cluster.sh).
+
+The demo study (cut down, with two CPU setups routed to the two partitions named like the
+thesis's setups) runs through `snakemake --profile profiles/slurm`; every compute job must
+land in its setup's partition, an injected out-of-memory failure must succeed on the retry
+with more memory, and the results must match a local run's. Bad requests must fail fast with
+SLURM's reason. Skips where no cluster can be started (not root, no Debian packages).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, small_demo_config, snakemake, write_config
+
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
+
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+PROFILE = REPO / "profiles" / "slurm"
+OVERLAY = REPO / "tests" / "slurm" / "overlay"
+MODEL = "smollm2-135m"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    if os.geteuid() != 0:
+        pytest.skip("starting a SLURM cluster needs root")
+    if shutil.which("apt-get") is None:
+        pytest.skip("the test cluster is installed from Debian packages (no apt-get here)")
+    result = subprocess.run(["bash", str(CLUSTER), "start"], capture_output=True, text=True,
+                            timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"could not start the SLURM test cluster:\n{result.stdout}\n{result.stderr}")
+    yield
+    subprocess.run(["bash", str(CLUSTER), "stop"], capture_output=True, timeout=120)
+
+
+def slurm_study() -> dict:
+    config = small_demo_config()
+    config["study"]["default_setup"] = "cpu-40"
+    base = config["setups"]["laptop-cpu"]
+    config["setups"] = {
+        "cpu-40": {**copy.deepcopy(base), "partition": "a100-40gb"},
+        "cpu-80": {**copy.deepcopy(base), "partition": "a100-80gb"},
+    }
+    config["energy"]["schedule"].update(duration_s=15, mean_interval_s=5)
+    return config
+
+
+def run_on_slurm(workdir: Path, configfile: Path, *targets: str, env: dict | None = None,
+                 timeout: int = 1800) -> subprocess.CompletedProcess:
+    command = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake",
+               "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(configfile), "--profile", str(PROFILE),
+               "--workflow-profile", str(OVERLAY), *targets]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir,
+                          env={**os.environ, **(env or {})}, timeout=timeout + 60)
+
+
+def submitted_jobs(workdir: Path) -> list[dict]:
+    """Jobs from the plugin's log tree (logs/slurm/rule_<rule>/<wildcards>/<id>.log) + sacct."""
+    jobs = []
+    for log in sorted((workdir / "logs" / "slurm").rglob("*.log")):
+        rule = log.relative_to(workdir / "logs" / "slurm").parts[0].removeprefix("rule_")
+        wildcards = log.parent.name
+        jobs.append({"rule": rule, "wildcards": wildcards, "id": log.stem})
+    ids = ",".join(j["id"] for j in jobs)
+    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", ids, "-o", "JobID,Partition,State,ReqMem"],
+                         capture_output=True, text=True, check=True).stdout
+    accounting = {line.split("|")[0]: line.split("|")[1:] for line in out.splitlines() if line}
+    for job in jobs:
+        job["partition"], job["state"], job["req_mem"] = accounting[job["id"]]
+    return jobs
+
+
+def _megabytes(req_mem: str) -> int:
+    """sacct's ReqMem ('8G', '12288M', '512000M') in MB."""
+    units = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+    return int(float(req_mem[:-1]) * units[req_mem[-1]])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("slurm-run")
+    configfile = write_config(workdir, slurm_study())
+    fault = {"LLM_FOOTPRINT_FAULT_RULE": "evaluate", "LLM_FOOTPRINT_FAULT_MIN_MEM_MB": "10000"}
+    result = run_on_slurm(workdir, configfile, env=fault)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-8000:]
+    return workdir, configfile, result
+
+
+def test_every_compute_job_ran_in_its_setups_partition(slurm_run):
+    workdir, _, _ = slurm_run
+    jobs = submitted_jobs(workdir)
+    assert {j["rule"] for j in jobs} == {"compress", "evaluate", "measure_energy"}
+    for job in jobs:
+        if job["rule"] == "measure_energy":
+            expected = "a100-80gb" if "cpu-80" in job["wildcards"] else "a100-40gb"
+        else:  # quantization and quality evaluation run on the default setup
+            expected = "a100-40gb"
+        assert job["partition"] == expected, job
+    energy = [j for j in jobs if j["rule"] == "measure_energy"]
+    assert len(energy) == 6 and all(j["state"] == "COMPLETED" for j in energy)
+
+
+def test_failed_first_attempt_succeeds_on_retry_with_more_memory(slurm_run):
+    workdir, _, _ = slurm_run
+    evaluations = [j for j in submitted_jobs(workdir) if j["rule"] == "evaluate"]
+    for variant in ("full", "gptq-4bit", "gptq-8bit"):
+        attempts = sorted((j for j in evaluations if variant in j["wildcards"].split("_")),
+                          key=lambda j: int(j["id"]))
+        assert [j["state"] for j in attempts] == ["FAILED", "COMPLETED"], attempts
+        first, retry = (_megabytes(j["req_mem"]) for j in attempts)
+        assert (first, retry) == (8192, 12288)  # the setup's 8 GB, then 1.5 times that
+
+
+def test_results_match_a_local_run(slurm_run, tmp_path_factory):
+    workdir, _, _ = slurm_run
+    local = tmp_path_factory.mktemp("local-run")
+    config = slurm_study()
+    targets = [f"results/checkpoints/{MODEL}/{v}" for v in ("full", "gptq-4bit", "gptq-8bit")]
+    targets += [f"results/quality/{MODEL}/{v}.json" for v in ("full", "gptq-4bit", "gptq-8bit")]
+    snakemake(local, write_config(local, config), *targets)
+    for variant in ("gptq-4bit", "gptq-8bit"):
+        name = f"results/checkpoints/{MODEL}/{variant}/model.safetensors"
+        assert _sha256(workdir / name) == _sha256(local / name), variant  # GPTQ is deterministic
+    for variant in ("full", "gptq-4bit", "gptq-8bit"):
+        on_cluster = json.loads((workdir / f"results/quality/{MODEL}/{variant}.json").read_text())
+        here = json.loads((local / f"results/quality/{MODEL}/{variant}.json").read_text())
+        pairs = zip(sorted(on_cluster["rows"], key=lambda r: (r["task"], r["metric"])),
+                    sorted(here["rows"], key=lambda r: (r["task"], r["metric"])))
+        for a, b in pairs:
+            assert (a["task"], a["metric"]) == (b["task"], b["metric"])
+            assert a["value"] == pytest.approx(b["value"], rel=1e-4), (variant, a["metric"])
+        assert on_cluster["provenance"]["hardware"]["slurm_partition"] == "a100-40gb"
+
+
+def test_energy_on_the_cluster_serves_the_whole_schedule(slurm_run):
+    workdir, _, _ = slurm_run
+    for setup in ("cpu-40", "cpu-80"):
+        summary = json.loads((workdir / f"results/energy/{MODEL}/gptq-4bit/{setup}/summary.json").read_text())
+        assert summary["runs"][0]["requests_served"] == 3 and summary["runs"][0]["hardware_energy_kwh"] > 0
+        assert summary["provenance"]["hardware"]["slurm_job_id"]
+    assert (workdir / "results/figures/carbon_bubbles_smollm2-135m.png").stat().st_size > 5000
+
+
+def test_partition_that_does_not_exist_fails_clearly(slurm_cluster, tmp_path):
+    config = slurm_study()
+    config["setups"]["cpu-80"]["partition"] = "no-such-partition"
+    configfile = write_config(tmp_path, config)
+    target = f"results/energy/{MODEL}/full/cpu-80"
+    result = run_on_slurm(tmp_path, configfile, target, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "no-such-partition" in output and "setups.cpu-80.partition" in output, output[-3000:]
+
+
+def test_request_bigger_than_any_node_is_reported_not_hung(slurm_cluster, tmp_path):
+    config = slurm_study()
+    config["setups"]["cpu-80"]["mem_gb"] = 4000  # the largest node has 512 GB
+    configfile = write_config(tmp_path, config)
+    target = f"results/energy/{MODEL}/full/cpu-80"
+    result = run_on_slurm(tmp_path, configfile, target, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode not in (0, 124, 137), "should fail, not succeed or hang"
+    assert "Requested node configuration is not available" in output, output[-3000:]
