@@ -112,7 +112,11 @@ def test_every_compute_job_ran_in_its_setups_partition(slurm_run):
             expected = "a100-40gb"
         assert job["partition"] == expected, job
     energy = [j for j in jobs if j["rule"] == "measure_energy"]
-    assert len(energy) == 6 and all(j["state"] == "COMPLETED" for j in energy)
+    # each tuple measured once; an earlier attempt may have been rejected by the sanity checks
+    # (on this shared 2-core host a replay can fall behind its schedule) and retried
+    completed = [j["wildcards"] for j in energy if j["state"] == "COMPLETED"]
+    assert sorted(completed) == sorted(f"{MODEL}_{v}_{s}" for v in ("full", "gptq-4bit", "gptq-8bit")
+                                       for s in ("cpu-40", "cpu-80"))
 
 
 def test_failed_first_attempt_succeeds_on_retry_with_more_memory(slurm_run):
