@@ -78,10 +78,21 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_model_dir(tmp_path_factory) -> Path:
-    """The demo model prepared from its GGUF package once per test session."""
+    """The demo model prepared from its GGUF package once per test session.
+
+    LLM_FOOTPRINT_TEST_MODEL_DIR names a transformers model folder to prepare instead, through
+    the `path:` source, on machines without the demo package (tests/gpu/run.sh points it at a
+    model built from a config).
+    """
     from llm_footprint.prepare import prepare_model
 
-    spec = demo_config()["models"]["smollm2-135m"]
     out = tmp_path_factory.mktemp("models") / "smollm2-135m"
+    given = os.environ.get("LLM_FOOTPRINT_TEST_MODEL_DIR")
+    if given:
+        if not (Path(given) / "config.json").is_file():
+            raise pytest.UsageError(f"LLM_FOOTPRINT_TEST_MODEL_DIR={given} holds no config.json")
+        prepare_model("smollm2-135m", {"path": str(Path(given).resolve())}, out)
+        return out
+    spec = demo_config()["models"]["smollm2-135m"]
     prepare_model("smollm2-135m", spec, out)
     return out

@@ -1,6 +1,7 @@
 """Atomic writers: a failure mid-write leaves neither a target nor a stray temporary file."""
 
 import json
+import os
 
 import pytest
 
@@ -61,3 +62,17 @@ def test_csv_cells_keep_full_float_precision(tmp_path):
     target = tmp_path / "t.csv"
     atomic.write_csv(target, [{"x_kwh": 0.1 + 0.2, "missing": None}])
     assert target.read_text().splitlines()[1] == "0.30000000000000004,"
+
+
+def test_outputs_get_the_modes_of_the_users_umask(tmp_path):
+    """Temporary files are created private (0600); a published result must be readable by the
+    group on a shared cluster file system, as any file the user creates."""
+    previous = os.umask(0o022)
+    try:
+        atomic.write_json(tmp_path / "summary.json", {"energy_kwh": 1.0})
+        with atomic.staged_directory(tmp_path / "checkpoint") as staging:
+            (staging / "config.json").write_text("{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "summary.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "checkpoint").stat().st_mode & 0o777 == 0o755

@@ -23,12 +23,12 @@ CALIBRATION = {"source": "pydoc_topics", "n_samples": 16, "max_tokens": 128, "mi
 
 @pytest.fixture(scope="module")
 def cuda_checkpoint(demo_model_dir, tmp_path_factory):
-    """The demo model quantized to 4 bits on the GPU (group 64 divides its widths)."""
+    """The demo model quantized to 4 bits on the GPU (group 64 divides its widths), for Marlin."""
     from llm_footprint.compress import compress
 
     out = tmp_path_factory.mktemp("cuda") / "gptq-4bit"
     variant = {"method": "gptq", "bits": 4, "group_size": 64, "desc_act": False, "sym": True,
-               "damp_percent": 0.05, "batch_size": 8, "kernel": "auto", "dtype": "auto",
+               "damp_percent": 0.05, "batch_size": 8, "kernel": "gptq_marlin", "dtype": "auto",
                "calibration": CALIBRATION}
     compress("smollm2-135m", "gptq-4bit", variant, demo_model_dir, out, device="cuda", threads=2)
     return out
@@ -40,7 +40,8 @@ def test_gptq_on_cuda_loads_with_a_gpu_kernel_and_generates(cuda_checkpoint):
     from llm_footprint.loading import load_for_inference
 
     loaded = load_for_inference(cuda_checkpoint, "cuda")
-    assert loaded.dtype == "float16" and loaded.details["kernels"]
+    assert loaded.dtype == "float16"
+    assert any("Marlin" in name for name in loaded.details["kernels"]), loaded.details
     assert all(p.device.type == "cuda" for p in loaded.model.parameters())
     inputs = loaded.tokenizer("The capital of France is", return_tensors="pt").to("cuda:0")
     output = loaded.model.generate(**inputs, max_new_tokens=8, do_sample=False)

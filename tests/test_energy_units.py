@@ -172,6 +172,19 @@ def test_truncated_run_is_rejected():
         _check(run_figures(_tracked(duration=40.0), _requests(), 1.0))
 
 
+def test_overloaded_run_is_rejected_with_the_knobs_to_turn():
+    """Requests queued (mean lag 0.75 s) and the window overran: seen on a GPU where 100-token
+    answers took longer than the mean interval between prompts."""
+    with pytest.raises(MeasurementError, match="25.0% off.*raise energy.schedule.mean_interval_s"):
+        _check(run_figures(_tracked(duration=75.0), _requests(), 1.0))
+
+
+def test_truncated_run_gets_no_overload_hint():
+    with pytest.raises(MeasurementError) as caught:
+        _check(run_figures(_tracked(duration=40.0), _requests(), 1.0))
+    assert "mean_interval_s" not in str(caught.value)
+
+
 def test_run_missing_requests_is_rejected():
     with pytest.raises(MeasurementError, match="3 of 4 scheduled requests served"):
         _check(run_figures(_tracked(), _requests(latencies=(1.0, 2.0, 3.0)), 1.0))

@@ -54,3 +54,15 @@ def test_study_configs_plan_the_expected_jobs(tmp_path, name, expected):
     for rule, count in expected.items():
         assert counts.get(rule) == count, (rule, counts)
 
+
+
+def test_punkt_tables_are_built_only_for_ifeval(tmp_path):
+    """A study without IFEval needs no NLTK data (a GPU node without the punkt package ran into
+    this); the demo, which has IFEval, builds them once."""
+    with_ifeval = _jobs(snakemake(tmp_path, REPO / "config.yaml", "--dry-run", "--quiet", "rules"))
+    assert with_ifeval.get("punkt_tab") == 1, with_ifeval
+    config = demo_config()
+    config["quality"]["tasks"] = [t for t in config["quality"]["tasks"] if t["name"] != "ifeval"]
+    without = _jobs(snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", "--quiet",
+                              "rules"))
+    assert "punkt_tab" not in without and without.get("evaluate") == 3, without

@@ -17,6 +17,18 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _publishable(path: str | Path, base_mode: int) -> None:
+    # mkstemp/mkdtemp create 0600/0700 entries; results on a shared cluster file system must
+    # get the modes the user's umask gives any other new file or folder
+    os.chmod(path, base_mode & ~_umask())
+
+
 def _json_default(value: Any) -> Any:
     # numpy scalars, torch dtypes, paths: write their plain form rather than failing mid-write
     if hasattr(value, "item") and callable(value.item):
@@ -35,6 +47,7 @@ def staged_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        _publishable(tmp_name, 0o666)
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -98,6 +111,7 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
             target.unlink()
         elif target.is_dir():
             target.rmdir()  # raises if not empty: never merge into a half-written folder
+        _publishable(staging, 0o777)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -24,6 +24,31 @@ class DoesNotFit(RuntimeError):
     """The model cannot be held entirely on the requested device."""
 
 
+class KernelBuildNeedsNetwork(RuntimeError):
+    """A GPTQModel kernel's first build wanted to download sources on an offline node."""
+
+
+def _causes(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _caused_by_network(error: BaseException) -> bool:
+    import socket
+    import urllib.error
+
+    return any(isinstance(cause, (urllib.error.URLError, socket.gaierror, ConnectionError))
+               for cause in _causes(error))
+
+
+def _root_cause(error: BaseException) -> str:
+    last = list(_causes(error))[-1]
+    return f"{type(last).__name__}: {last}"
+
+
 @dataclass
 class LoadedModel:
     model: Any  # a transformers PreTrainedModel (GPTQModel's inner model for gptq)
@@ -122,8 +147,19 @@ def _load_gptq(source: Path, device: str, dtype: str, threads: int | None,
     from gptqmodel import GPTQModel
     from transformers import AutoTokenizer
 
-    wrapper = GPTQModel.load(str(source), device=_device_string(device), dtype=_torch_dtype(dtype),
-                             backend=kernel)
+    try:
+        wrapper = GPTQModel.load(str(source), device=_device_string(device),
+                                 dtype=_torch_dtype(dtype), backend=kernel)
+    except Exception as error:
+        if _caused_by_network(error):
+            raise KernelBuildNeedsNetwork(
+                f"loading {source} with GPTQModel kernel {kernel!r}: building the kernel's "
+                f"extension tried to download its sources and the network is unreachable "
+                f"({_root_cause(error)}). Compute nodes are usually offline: set the variant's "
+                f"`kernel` to one that builds from what is installed (gptq_marlin on NVIDIA "
+                f"GPUs; on Hopper GPUs `auto` picks gptq_machete, which fetches CUTLASS), or "
+                f"build the kernel once on a node with network access") from error
+        raise
     kernels = sorted({type(m).__name__ for m in wrapper.model.modules()
                       if type(m).__module__.startswith("gptqmodel.nn_modules")})
     return wrapper.model, AutoTokenizer.from_pretrained(source), {

@@ -59,6 +59,12 @@ else:
         "perplexity"
     ]["enabled"]
 
+# IFEval's scorer needs NLTK's punkt tables; other studies do not build them
+NEEDS_PUNKT = not STUDY.imported and any(
+    task["name"] == "ifeval" for task in resolve_tasks(config["quality"])
+)
+NLTK_DATA = f"{RESOURCES}/nltk_data" if NEEDS_PUNKT else []
+
 
 # ---- parameters handed to the scripts -------------------------------------------------------
 

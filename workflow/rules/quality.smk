@@ -17,7 +17,7 @@ rule evaluate:
     input:
         model=f"{RESOURCES}/models/{{model}}",
         checkpoint=f"{RESULTS}/checkpoints/{{model}}/{{variant}}",
-        nltk_data=f"{RESOURCES}/nltk_data",
+        nltk_data=NLTK_DATA,
         prefetch=PREFETCH,
     output:
         quality=f"{RESULTS}/quality/{{model}}/{{variant}}.json",

@@ -7,5 +7,5 @@ from llm_footprint.quality.evaluate import evaluate_checkpoint
 evaluate_checkpoint(
     snakemake.wildcards.model, snakemake.wildcards.variant, snakemake.input.checkpoint,
     snakemake.params.quality, snakemake.params.setup_id, snakemake.params.setup,
-    snakemake.input.nltk_data, snakemake.output.quality, threads=snakemake.threads,
+    snakemake.input.nltk_data or None, snakemake.output.quality, threads=snakemake.threads,
     study_name=snakemake.params.study)

@@ -69,8 +69,16 @@ def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: 
         problems.append(f"gpu_energy_kwh is {figures['gpu_energy_kwh']!r} on a cuda setup")
     deviation = abs(figures["duration_s"] - window_s) / window_s
     if deviation > max_duration_deviation:
-        problems.append(f"measured duration {figures['duration_s']:.1f} s is {deviation:.1%} off "
-                        f"the {window_s:g} s window (limit {max_duration_deviation:.0%})")
+        problem = (f"measured duration {figures['duration_s']:.1f} s is {deviation:.1%} off "
+                   f"the {window_s:g} s window (limit {max_duration_deviation:.0%})")
+        lag = figures.get("lag_mean_s")
+        if figures["duration_s"] > window_s and lag is not None and lag > 0.5:
+            # requests queued behind each other: the schedule asks more than the model serves
+            problem += (f"; requests waited {lag:.1f} s on average for the one before them, so "
+                        f"the schedule offers more load than this model serves here: raise "
+                        f"energy.schedule.mean_interval_s or lower "
+                        f"energy.generation.max_new_tokens")
+        problems.append(problem)
     if figures["requests_served"] != scheduled:
         problems.append(f"{figures['requests_served']} of {scheduled} scheduled requests served")
     if scheduled and not figures["output_tokens"]:

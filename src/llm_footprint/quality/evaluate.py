@@ -110,11 +110,14 @@ def _data_record(spec: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_checkpoint(model_id: str, variant_id: str, checkpoint_dir: str | Path,
                         quality: dict[str, Any], setup_id: str, setup: dict[str, Any],
-                        nltk_data: str | Path, out_json: str | Path, threads: int = 1,
+                        nltk_data: str | Path | None, out_json: str | Path, threads: int = 1,
                         study_name: str | None = None) -> dict[str, Any]:
     started = time.monotonic()
-    nltk_offline.use(nltk_data)  # before lm-eval's IFEval module is imported
     tasks = resolve_tasks(quality)
+    if any(spec["name"] == "ifeval" for spec in tasks):
+        if not nltk_data:
+            raise ValueError("quality task ifeval needs NLTK's punkt tables (nltk_data)")
+        nltk_offline.use(nltk_data)  # before lm-eval's IFEval module is imported
     seed = quality["seed"]
     loaded = load_for_inference(checkpoint_dir, setup["device"], threads)
 
