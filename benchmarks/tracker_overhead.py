@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from perplexity_overhead import demo_model_dir  # noqa: E402
+from demo_model import load_demo_model  # noqa: E402
 
 from llm_footprint.energy.schedule import dailydialog_file_dialogues, detokenize  # noqa: E402
 from llm_footprint.energy.tracker import CheckedTracker  # noqa: E402
@@ -39,12 +39,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.set_num_threads(args.threads)
-    folder = demo_model_dir(args.model_dir)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model, tokenizer = load_demo_model(args.model_dir, args.threads)
     prompts = [detokenize(d[0]) for d in dailydialog_file_dialogues(PROMPTS)[: args.prompts]]
     inputs = [tokenizer(p, return_tensors="pt") for p in prompts]
 
