@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import atomic, calibration, checkpoint_info, provenance
+from . import atomic, calibration, checkpoint_info, compute_dtype, provenance
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def _summary(model_id: str, variant_id: str, variant: dict[str, Any], prepared: 
         "parameter_count": prepared.get("parameter_count"),
         "wall_time_s": round(wall_time_s, 3),
         "device": device,
+        "cpu_capability": compute_dtype.cpu_report().capability,
+        "cpu_native_bf16": compute_dtype.cpu_report().native_bf16,
         **extra,
         "prepared_model_provenance": {"source": prepared["source"]},
         "provenance": provenance.collect(config={"variant": variant}),
@@ -74,8 +76,12 @@ def reference(model_id: str, variant_id: str, variant: dict[str, Any], prepared_
             "weights_dir": os.path.relpath(prepared_dir.resolve(), out_dir.resolve()),
             "dtype": variant["dtype"],
         })
+        # the dtype evaluation and replay will compute in on this device (see loading)
+        choice = compute_dtype.resolve(variant["dtype"], device, key=f"variants.{variant_id}.dtype",
+                                       checkpoint_dtype=prepared.get("dtype"))
         summary = _summary(model_id, variant_id, variant, prepared, prepared["size_on_disk_mb"],
-                           time.monotonic() - started, device)
+                           time.monotonic() - started, device, compute_dtype=choice.dtype,
+                           compute_dtype_reason=choice.reason)
         atomic.write_json(staging / SUMMARY_FILE, summary)
     return summary
 
@@ -101,6 +107,9 @@ def gptq(model_id: str, variant_id: str, variant: dict[str, Any], prepared_dir: 
     from gptqmodel import GPTQModel, QuantizeConfig
     from transformers import AutoTokenizer
 
+    # never let GPTQModel auto-pick: it takes bfloat16 on every CPU, emulated on AVX2-only ones
+    choice = compute_dtype.resolve(variant["dtype"], device, key=f"variants.{variant_id}.dtype",
+                                   quantized=True)
     prepared = _read_prepared(prepared_dir)
     tokenizer = AutoTokenizer.from_pretrained(prepared_dir)
     if tokenizer.pad_token is None:
@@ -117,9 +126,11 @@ def gptq(model_id: str, variant_id: str, variant: dict[str, Any], prepared_dir: 
             bits=variant["bits"], group_size=variant["group_size"], desc_act=variant["desc_act"],
             sym=variant["sym"], damp_percent=variant["damp_percent"], device=device,
             offload_to_disk_path=str(offload_dir))
-        model = GPTQModel.load(str(prepared_dir), quantize_config)
-        log.info("quantizing %s to %d bits, group size %d on %s", model_id, variant["bits"],
-                 variant["group_size"], device)
+        model = GPTQModel.load(str(prepared_dir), quantize_config,
+                               dtype=compute_dtype.torch_dtype(choice.dtype))
+        log.info("quantizing %s to %d bits, group size %d on %s in %s (%s; CPU capability %s)",
+                 model_id, variant["bits"], variant["group_size"], device, choice.dtype,
+                 choice.reason, compute_dtype.cpu_report().capability)
         model.quantize(examples, batch_size=variant["batch_size"], tokenizer=tokenizer)
         quantize_s = time.monotonic() - started
         with atomic.staged_directory(out_dir) as staging:
@@ -134,6 +145,8 @@ def gptq(model_id: str, variant_id: str, variant: dict[str, Any], prepared_dir: 
                 model_id, variant_id, variant, prepared, checkpoint_info.size_on_disk_mb(staging),
                 time.monotonic() - started, device,
                 quantize_time_s=round(quantize_s, 3),
+                compute_dtype=choice.dtype,
+                compute_dtype_reason=choice.reason,
                 calibration=calibration_record,
                 mean_quant_loss=_mean_quant_loss(staging / "quant_log.csv"),
                 threads=threads,

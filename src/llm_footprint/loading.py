@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import compute_dtype
 from .compress import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
@@ -69,19 +70,12 @@ def weights_dir(checkpoint_dir: str | Path, manifest: dict[str, Any]) -> Path:
     return (Path(checkpoint_dir) / manifest["weights_dir"]).resolve()
 
 
-def resolve_dtype(requested: str, device: str, checkpoint_dtype: str | None, method: str) -> str:
-    if requested != "auto":
-        return requested
-    if method == "gptq":
-        # GPTQ kernels compute in half precision; CPU kernels prefer bfloat16
-        return "float16" if device == "cuda" else "bfloat16"
-    return checkpoint_dtype or "float32"
-
-
-def _torch_dtype(name: str) -> Any:
-    import torch
-
-    return getattr(torch, name)
+def resolve_dtype(requested: str, device: str, checkpoint_dtype: str | None, method: str,
+                  variant_id: str = "?") -> str:
+    """The dtype to load in, through the one place that decides it (compute_dtype)."""
+    return compute_dtype.resolve(requested, device, key=f"variants.{variant_id}.dtype",
+                                 checkpoint_dtype=checkpoint_dtype,
+                                 quantized=method != "none").dtype
 
 
 def _device_string(device: str) -> str:
@@ -108,7 +102,8 @@ def load_for_inference(checkpoint_dir: str | Path, device: str = "cpu",
     source = weights_dir(checkpoint_dir, manifest)
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
     dtype = resolve_dtype(manifest.get("dtype", "auto"), device,
-                          config.get("dtype") or config.get("torch_dtype"), manifest["method"])
+                          config.get("dtype") or config.get("torch_dtype"), manifest["method"],
+                          manifest.get("variant", "?"))
     started = time.monotonic()
     try:
         if manifest["method"] == "none":
@@ -127,6 +122,8 @@ def load_for_inference(checkpoint_dir: str | Path, device: str = "cpu",
     load_time_s = time.monotonic() - started
     log.info("loaded %s (%s, %s) on %s in %.1f s", checkpoint_dir, manifest["method"], dtype,
              device, load_time_s)
+    # the host CPU's bf16 support, on GPU nodes too: it decided nothing there but tells the node
+    details = {**details, **compute_dtype.cpu_report().as_record()}
     return LoadedModel(model=model, tokenizer=tokenizer, manifest=manifest, device=device,
                        dtype=dtype, load_time_s=load_time_s, details=details)
 
@@ -135,7 +132,7 @@ def _load_plain(source: Path, device: str, dtype: str) -> tuple[Any, Any, dict[s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(
-        source, dtype=_torch_dtype(dtype), device_map={"": _device_string(device)})
+        source, dtype=compute_dtype.torch_dtype(dtype), device_map={"": _device_string(device)})
     return model, AutoTokenizer.from_pretrained(source), {"loader": "transformers"}
 
 
@@ -149,7 +146,7 @@ def _load_gptq(source: Path, device: str, dtype: str, threads: int | None,
 
     try:
         wrapper = GPTQModel.load(str(source), device=_device_string(device),
-                                 dtype=_torch_dtype(dtype), backend=kernel)
+                                 dtype=compute_dtype.torch_dtype(dtype), backend=kernel)
     except Exception as error:
         if _caused_by_network(error):
             raise KernelBuildNeedsNetwork(

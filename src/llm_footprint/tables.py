@@ -14,6 +14,7 @@ COMPRESSION_COLUMNS = [
     "model", "variant", "method", "bits", "group_size", "desc_act", "sym", "dtype",
     "size_on_disk_mb", "prepared_size_on_disk_mb", "compression_ratio", "parameter_count",
     "calibration_n_samples", "calibration_tokens", "mean_quant_loss", "wall_time_s", "device",
+    "compute_dtype", "cpu_capability",
 ]
 
 
@@ -39,7 +40,7 @@ def compression_table(checkpoint_dirs: Iterable[str | Path], out_csv: str | Path
 
 
 QUALITY_COLUMNS = [
-    "model", "variant", "task", "metric", "value", "stderr", "n_samples", "num_fewshot", "limit",
+    "model", "variant", "dtype", "cpu_capability", "task", "metric", "value", "stderr", "n_samples", "num_fewshot", "limit",
     "higher_is_better", "baseline_variant", "baseline_value", "difference_baseline_minus_variant",
     "relative_change_pct",
 ]
@@ -50,7 +51,10 @@ def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str) -> 
     rows = []
     for path in quality_files:
         with open(path, encoding="utf-8") as handle:
-            rows.extend(json.load(handle)["rows"])
+            result = json.load(handle)
+        # what ran: the same metric in bf16 emulation and in float32 are different measurements
+        ran = {"dtype": result.get("dtype"), "cpu_capability": result.get("cpu_capability")}
+        rows.extend({**row, **ran} for row in result["rows"])
     return add_baseline_columns(rows, baseline_variant)
 
 
@@ -95,7 +99,8 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
         with open(path, encoding="utf-8") as handle:
             summary = json.load(handle)
         row = {"model": summary["model"], "variant": summary["variant"], "setup": summary["setup"],
-               "device": summary["device"], "repeats": len(summary["runs"]),
+               "device": summary["device"], "dtype": summary.get("dtype"),
+               "cpu_capability": summary.get("cpu_capability"), "repeats": len(summary["runs"]),
                "requests_per_run": summary["schedule"]["n_requests"],
                "ram_correction_factor": summary["ram_correction_factor"]}
         for name in ENERGY_FIGURES:

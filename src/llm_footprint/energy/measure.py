@@ -107,7 +107,8 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
         atomic.write_jsonl(staging / REQUESTS_FILE, records)
         summary = {
             "study": study_name, "model": model_id, "variant": variant_id, "setup": setup_id,
-            "device": device, "dtype": loaded.dtype, "loader": loaded.details,
+            "device": device, "dtype": loaded.dtype,
+            "cpu_capability": loaded.details["cpu_capability"], "loader": loaded.details,
             "load_time_s": round(loaded.load_time_s, 3),
             "warmup": {"requests": min(energy["warmup_requests"], len(requests)),
                        "wall_time_s": round(warmup_s, 3)},

@@ -174,7 +174,8 @@ def evaluate_checkpoint(model_id: str, variant_id: str, checkpoint_dir: str | Pa
 
     payload = {
         "study": study_name, "model": model_id, "variant": variant_id, "setup": setup_id,
-        "device": loaded.device, "dtype": loaded.dtype, "loader": loaded.details,
+        "device": loaded.device, "dtype": loaded.dtype,
+        "cpu_capability": loaded.details["cpu_capability"], "loader": loaded.details,
         "load_time_s": round(loaded.load_time_s, 3), "tasks": task_records, "rows": rows,
         "perplexity": perplexity, "lm_eval": raw,
         "wall_time_s": round(time.monotonic() - started, 3),
