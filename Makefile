@@ -46,6 +46,7 @@ dryrun: venv
 bench: venv
 	$(BIN)/python benchmarks/perplexity_overhead.py
 	$(BIN)/python benchmarks/tracker_overhead.py
+	$(BIN)/python benchmarks/gptq_dtype.py
 
 clean-results:
 	rm -rf results logs

@@ -25,11 +25,22 @@ def demo_model_dir(requested: str | None) -> Path:
 
 
 def load_demo_model(requested: str | None, threads: int):
-    """(model in float32, tokenizer) on the CPU with ``threads`` torch threads."""
+    """(model, tokenizer) on the CPU with ``threads`` torch threads, in the dtype the
+    workflow's stages would compute in here (llm_footprint.compute_dtype)."""
+    import json
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from llm_footprint import compute_dtype
+
     torch.set_num_threads(threads)
     folder = demo_model_dir(requested)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    choice = compute_dtype.resolve("auto", "cpu", key="benchmark model dtype",
+                                   checkpoint_dtype=config.get("dtype") or config.get("torch_dtype"))
+    print(f"demo model in {choice.dtype} ({choice.reason}; CPU capability "
+          f"{compute_dtype.cpu_report().capability})")
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=compute_dtype.torch_dtype(choice.dtype)).eval()
     return model, AutoTokenizer.from_pretrained(folder)

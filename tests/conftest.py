@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +24,12 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SHARED_DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "src"))
 
+# PyTorch and oneDNN then dispatch as on an AVX2-only CPU (no native bf16), whatever this CPU
+# has: the end-to-end runs behave alike on every machine, and on the CPUs most users have.
+AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+# new tokens per request in the tests' energy runs
+SERVICE_TOKENS = 16
+
 
 def demo_config() -> dict:
     with open(REPO / "config.yaml", encoding="utf-8") as handle:
@@ -36,21 +44,38 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
-              timeout: int = 1800) -> subprocess.CompletedProcess:
+              timeout: int = 1800, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the workflow's Snakefile with ``workdir`` as its working directory."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
                *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                            cwd=workdir)
+                            cwd=workdir, env={**os.environ, **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
 
 
-def small_demo_config(output_root: str = "results") -> dict:
-    """The demo study cut down for tests: the same stages and code paths, less data."""
+def served_schedule(service_time_s: float, n_requests: int) -> tuple[dict, float]:
+    """A replay schedule this machine can serve, from a measured service time.
+
+    The gap between requests is six service times (at least 5 s) so that requests never queue,
+    and the duration tolerance covers the last request running past the window's end: a slow
+    CPU gets a longer window rather than a rejected run.
+    """
+    interval_s = max(5.0, float(math.ceil(6 * service_time_s)))
+    duration_s = n_requests * interval_s
+    max_deviation = max(0.05, round(3 * service_time_s / duration_s, 3))
+    return {"duration_s": duration_s, "mean_interval_s": interval_s}, max_deviation
+
+
+def small_demo_config(output_root: str = "results", service_time_s: float | None = None) -> dict:
+    """The demo study cut down for tests: the same stages and code paths, less data.
+
+    With ``service_time_s`` (see the ``service_time_s`` fixture) the energy schedule is derived
+    from it; without, a 20 s window with 4 requests (for tests that plan but do not measure).
+    """
     config = copy.deepcopy(demo_config())
     config["study"]["output_root"] = output_root
     for variant in config["variants"].values():
@@ -64,7 +89,11 @@ def small_demo_config(output_root: str = "results") -> dict:
     # 20 MMLU questions can land on the 0.8 x chance net, where Pc is undefined
     config["tradeoff"]["metrics"] = [{"task": "perplexity", "metric": "token_perplexity"}]
     config["energy"]["schedule"].update(duration_s=20, mean_interval_s=5)
-    config["energy"]["generation"]["max_new_tokens"] = 16
+    if service_time_s is not None:
+        schedule, max_deviation = served_schedule(service_time_s, n_requests=4)
+        config["energy"]["schedule"].update(schedule)
+        config["energy"]["max_duration_deviation"] = max_deviation
+    config["energy"]["generation"]["max_new_tokens"] = SERVICE_TOKENS
     config["energy"]["tracker"]["measure_power_secs"] = 1
     return config
 
@@ -96,3 +125,37 @@ def demo_model_dir(tmp_path_factory) -> Path:
     spec = demo_config()["models"]["smollm2-135m"]
     prepare_model("smollm2-135m", spec, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def service_time_s(demo_model_dir) -> float:
+    """Seconds the demo model takes to answer one test request (16 new tokens) here: the
+    slowest of three greedy generations in float32, so schedules fit the machine at hand."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(demo_model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(demo_model_dir)
+    inputs = tokenizer("Hello, how are you doing today? Tell me about your plans.",
+                       return_tensors="pt")
+    timings = []
+    with torch.inference_mode():
+        for _ in range(3):
+            started = time.perf_counter()
+            model.generate(**inputs, max_new_tokens=SERVICE_TOKENS, min_new_tokens=SERVICE_TOKENS,
+                           do_sample=False)
+            timings.append(time.perf_counter() - started)
+    print(f"\ndemo model service time: {max(timings):.2f} s for {SERVICE_TOKENS} tokens")
+    return max(timings)
+
+
+@pytest.fixture(scope="session")
+def demo_study_run(tmp_path_factory, service_time_s):
+    """The cut-down demo study run once, end to end, as on an AVX2-only CPU (AVX2_ENV); every
+    test that needs quantized checkpoints, quality or energy results of the demo reads these."""
+    workdir = tmp_path_factory.mktemp("demo-study")
+    configfile = write_config(workdir, small_demo_config(service_time_s=service_time_s))
+    started = time.monotonic()
+    snakemake(workdir, configfile, env=AVX2_ENV)
+    print(f"\ndemo study (cut down) ran in {time.monotonic() - started:.0f} s")
+    return workdir, configfile

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, small_demo_config, snakemake, write_config
+from conftest import AVX2_ENV, REPO, served_schedule, small_demo_config, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -43,15 +43,18 @@ def slurm_cluster():
     subprocess.run(["bash", str(CLUSTER), "stop"], capture_output=True, timeout=120)
 
 
-def slurm_study() -> dict:
-    config = small_demo_config()
+def slurm_study(service_time_s: float | None = None) -> dict:
+    config = small_demo_config(service_time_s=service_time_s)
     config["study"]["default_setup"] = "cpu-40"
     base = config["setups"]["laptop-cpu"]
     config["setups"] = {
         "cpu-40": {**copy.deepcopy(base), "partition": "a100-40gb"},
         "cpu-80": {**copy.deepcopy(base), "partition": "a100-80gb"},
     }
-    config["energy"]["schedule"].update(duration_s=15, mean_interval_s=5)
+    if service_time_s is not None:  # three requests per window, spaced for this machine
+        schedule, max_deviation = served_schedule(service_time_s, n_requests=3)
+        config["energy"]["schedule"].update(schedule)
+        config["energy"]["max_duration_deviation"] = max_deviation
     return config
 
 
@@ -61,8 +64,9 @@ def run_on_slurm(workdir: Path, configfile: Path, *targets: str, env: dict | Non
                "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(configfile), "--profile", str(PROFILE),
                "--workflow-profile", str(OVERLAY), *targets]
+    # jobs inherit the environment (--export=ALL): the same AVX2 dispatch as the local run
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir,
-                          env={**os.environ, **(env or {})}, timeout=timeout + 60)
+                          env={**os.environ, **AVX2_ENV, **(env or {})}, timeout=timeout + 60)
 
 
 def submitted_jobs(workdir: Path) -> list[dict]:
@@ -92,9 +96,9 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory):
+def slurm_run(slurm_cluster, tmp_path_factory, service_time_s):
     workdir = tmp_path_factory.mktemp("slurm-run")
-    configfile = write_config(workdir, slurm_study())
+    configfile = write_config(workdir, slurm_study(service_time_s))
     fault = {"LLM_FOOTPRINT_FAULT_RULE": "evaluate", "LLM_FOOTPRINT_FAULT_MIN_MEM_MB": "10000"}
     result = run_on_slurm(workdir, configfile, env=fault)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-8000:]
@@ -130,13 +134,10 @@ def test_failed_first_attempt_succeeds_on_retry_with_more_memory(slurm_run):
         assert (first, retry) == (8192, 12288)  # the setup's 8 GB, then 1.5 times that
 
 
-def test_results_match_a_local_run(slurm_run, tmp_path_factory):
+def test_results_match_a_local_run(slurm_run, demo_study_run):
+    """The local run is the shared demo study run: same variants, data and seeds."""
     workdir, _, _ = slurm_run
-    local = tmp_path_factory.mktemp("local-run")
-    config = slurm_study()
-    targets = [f"results/checkpoints/{MODEL}/{v}" for v in ("full", "gptq-4bit", "gptq-8bit")]
-    targets += [f"results/quality/{MODEL}/{v}.json" for v in ("full", "gptq-4bit", "gptq-8bit")]
-    snakemake(local, write_config(local, config), *targets)
+    local, _ = demo_study_run
     for variant in ("gptq-4bit", "gptq-8bit"):
         name = f"results/checkpoints/{MODEL}/{variant}/model.safetensors"
         assert _sha256(workdir / name) == _sha256(local / name), variant  # GPTQ is deterministic
