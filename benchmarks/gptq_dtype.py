@@ -8,7 +8,7 @@ CPU on a newer one:
 
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 .venv/bin/python benchmarks/gptq_dtype.py
 
-    .venv/bin/python benchmarks/gptq_dtype.py [--samples 8] [--max-tokens 128] [--threads 2]
+    .venv/bin/python benchmarks/gptq_dtype.py [--samples 32] [--max-tokens 256] [--threads 2]
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def demo_variant(samples: int, max_tokens: int, dtype: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir")
-    parser.add_argument("--samples", type=int, default=8)
-    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--samples", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
