@@ -241,3 +241,23 @@ def validate(config: dict, schema: dict) -> dict:
         raise ConfigError(key, problem)
     return config
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm_footprint.schema FILE...``: read study files strictly, report the first
+    problem of each with its file, line and key."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    failed = 0
+    for path in paths:
+        try:
+            check_config_files([path])
+        except ConfigError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
