@@ -104,17 +104,67 @@ def hub_cached_config(repo_id: str, revision: str | None,
     return None
 
 
+# GGUF value types (gguf.GGUFValueType): struct format of the scalar ones
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+                 10: "<Q", 11: "<q", 12: "<d"}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def gguf_metadata(path: str | Path) -> dict[str, Any]:
+    """A GGUF file's key-value metadata, arrays skipped (None), tensors not read.
+
+    The gguf package's reader also maps every tensor, which takes seconds on each parse of
+    the workflow; the header alone is what the parse-time checks need.
+    """
+    with open(path, "rb") as handle:
+        def unpack(fmt: str) -> Any:
+            size = struct.calcsize(fmt)
+            data = handle.read(size)
+            if len(data) != size:
+                raise ValueError(f"{path}: GGUF header ends early")
+            return struct.unpack(fmt, data)[0]
+
+        def string() -> str:
+            return handle.read(unpack("<Q")).decode("utf-8", errors="replace")
+
+        def skip(value_type: int) -> None:
+            if value_type == _GGUF_STRING:
+                handle.seek(unpack("<Q"), 1)
+            elif value_type == _GGUF_ARRAY:
+                item_type, count = unpack("<I"), unpack("<Q")
+                if item_type in _GGUF_SCALARS:
+                    handle.seek(count * struct.calcsize(_GGUF_SCALARS[item_type]), 1)
+                else:
+                    for _ in range(count):
+                        skip(item_type)
+            elif value_type in _GGUF_SCALARS:
+                handle.seek(struct.calcsize(_GGUF_SCALARS[value_type]), 1)
+            else:
+                raise ValueError(f"{path}: unknown GGUF value type {value_type}")
+
+        if handle.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        unpack("<I")  # version
+        unpack("<Q")  # tensor count
+        metadata: dict[str, Any] = {}
+        for _ in range(unpack("<Q")):
+            key, value_type = string(), unpack("<I")
+            if value_type in _GGUF_SCALARS:
+                metadata[key] = unpack(_GGUF_SCALARS[value_type])
+            elif value_type == _GGUF_STRING:
+                metadata[key] = string()
+            else:
+                skip(value_type)
+                metadata[key] = None
+    return metadata
+
+
 def gguf_model_config(path: str | Path) -> dict[str, Any] | None:
     """The transformers config keys the checks need, read from a GGUF file's metadata."""
-    from gguf import GGUFReader
-
-    fields = GGUFReader(str(path)).fields
+    metadata = gguf_metadata(path)
 
     def value(name: str) -> Any:
-        field = fields.get(name)
-        if field is None:
-            return None
-        return field.contents()
+        return metadata.get(name)
 
     arch = value("general.architecture")
     if not arch:
