@@ -259,3 +259,17 @@ def test_demo_and_shipped_studies_pass_the_strict_reader():
 
 def test_the_table_is_large_enough():
     assert len(STUDY_CASES) + len(FILE_CASES) >= 40
+
+
+def test_command_line_check_reports_file_line_and_key(tmp_path):
+    """`make check-config` runs this before Snakemake, whose own reader gives no position."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "study.yaml"
+    path.write_text(_duplicate_variant(DEMO_TEXT), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "llm_footprint.schema", str(REPO / "config.yaml"),
+                             str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"{path}: config key 'variants.full': is given twice" in result.stderr
+    assert str(REPO / "config.yaml") not in result.stderr
