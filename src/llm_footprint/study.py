@@ -121,7 +121,8 @@ def prepared_model_dir(config: dict[str, Any], model_id: str) -> Path:
 
 
 def known_model_config(config: dict[str, Any], model_id: str) -> dict[str, Any] | None:
-    """The model's config.json if it can be read now (local source or already prepared)."""
+    """The model's config.json if it can be read now (local source, already prepared, cached
+    hub snapshot or GGUF header)."""
     spec = config["models"][model_id]
     for folder in (Path(spec["path"]) if "path" in spec else None,
                    prepared_model_dir(config, model_id)):
