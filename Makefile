@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test lint dryrun bench clean-results
+.PHONY: venv demo test lint dryrun bench clean-results recover check-config
 
 venv: $(VENV)/.installed
 
@@ -29,9 +29,20 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	echo ">> environment ready in $$(( $$(date +%s) - start )) s: $(VENV)"
 	@touch $@
 
-demo: venv
+# The study file read strictly first: Snakemake's own reader accepts a key given twice
+# (the later one wins) and reports a YAML syntax error without its line.
+check-config: venv
+	$(BIN)/python -m llm_footprint.schema $(CONFIG)
+
+demo: venv check-config
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+
+# After a killed run (kill -9, lost node, closed terminal): release Snakemake's lock, then
+# continue; --rerun-incomplete reruns the jobs that were running when it died.
+recover: venv check-config
+	$(BIN)/snakemake --configfile $(CONFIG) --unlock
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -40,7 +51,7 @@ lint: venv
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 dryrun: venv
-	for c in config.yaml configs/*.yaml; do $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; done
+	for c in config.yaml configs/*.yaml; do $(BIN)/python -m llm_footprint.schema $$c && $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; done
 
 # Performance goals are checked by benchmarks that print figures, not by timed tests.
 bench: venv

