@@ -92,6 +92,9 @@ ENERGY_FIGURES = (
 )
 
 
+POWER_SOURCE_PARTS = ("cpu", "gpu", "ram")
+
+
 def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
     """One row per (model, variant, setup): the mean of each figure and its 95 % half-width."""
     rows = []
@@ -103,6 +106,9 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
                "cpu_capability": summary.get("cpu_capability"), "repeats": len(summary["runs"]),
                "requests_per_run": summary["schedule"]["n_requests"],
                "ram_correction_factor": summary["ram_correction_factor"]}
+        sources = summary.get("power_sources") or {}
+        for part in POWER_SOURCE_PARTS:  # measured, estimated, constant or absent
+            row[f"{part}_power_source"] = sources.get(part)
         for name in ENERGY_FIGURES:
             stats = summary["aggregate"].get(name)
             row[name] = stats["mean"] if stats else None

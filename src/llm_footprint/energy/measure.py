@@ -19,6 +19,7 @@ from typing import Any
 from .. import atomic, provenance
 from ..checkpoint_info import sha256_file
 from ..loading import load_for_inference
+from .power_sources import combine as combine_power_sources
 from .replay import make_generate, replay
 from .summary import J_PER_KWH, aggregate, check_run, run_figures
 from .tracker import CheckedTracker, NvmlEnergy
@@ -43,7 +44,7 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float)
     time.sleep(seconds)
     data = tracker.stop()
     duration_s = float(data["duration"])
-    idle = {"duration_s": duration_s}
+    idle = {"duration_s": duration_s, "power_sources": tracker.power_sources()}
     for part in ("cpu", "gpu", "ram"):
         idle[f"{part}_energy_kwh"] = float(data[f"{part}_energy"])
         idle[f"{part}_power_w"] = float(data[f"{part}_energy"]) * J_PER_KWH / duration_s
@@ -72,6 +73,7 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
 
     nvml = NvmlEnergy()
     runs: list[dict[str, Any]] = []
+    sources: list[dict[str, str]] = []  # how CodeCarbon obtained each component, per run
     records: list[dict[str, Any]] = []
     with atomic.staged_directory(out_dir) as staging:
         idle = (measure_idle(staging, tracker_settings, energy["idle_window_s"])
@@ -87,6 +89,7 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
             served, elapsed_s = replay(requests, generate, window_s)
             tracked = tracker.stop()
             nvml_end_mj = nvml.read_mj()
+            sources.append(tracker.power_sources())
             figures = run_figures(tracked, served, factor)
             figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
                            replay_elapsed_s=elapsed_s)
@@ -117,6 +120,7 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
                          "arrival_process": schedule["arrival_process"],
                          "seed": schedule["seed"], "sha256": sha256_file(schedule_json)},
             "ram_correction_factor": factor,
+            "power_sources": combine_power_sources(sources),
             "runs": runs,
             "aggregate": aggregate(runs),
             "idle": idle,
