@@ -94,6 +94,7 @@ AGGREGATED = (
     "hardware_energy_per_request_wh", "hardware_energy_per_output_token_j", "latency_p50_s",
     "latency_p90_s", "latency_p99_s", "lag_mean_s", "nvml_gpu_energy_kwh", "busy_time_s",
     "hardware_energy_idle_kwh", "hardware_energy_dynamic_kwh",
+    "foreign_cpu_core_s", "foreign_cpu_share",
 )
 
 
