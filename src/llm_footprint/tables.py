@@ -89,6 +89,8 @@ ENERGY_FIGURES = (
     "ram_energy_corrected_kwh", "hardware_energy_per_request_wh",
     "hardware_energy_per_output_token_j", "latency_p50_s", "latency_p90_s", "latency_p99_s",
     "lag_mean_s", "duration_s", "busy_time_s", "output_tokens", "nvml_gpu_energy_kwh",
+    "hardware_energy_idle_kwh", "hardware_energy_dynamic_kwh",
+    "hardware_energy_dynamic_per_output_token_j", "foreign_cpu_core_s", "foreign_cpu_share",
 )
 
 

@@ -22,7 +22,8 @@ from ..loading import load_for_inference
 from .foreign_load import ForeignLoadMeter, check_foreign_load
 from .power_sources import combine as combine_power_sources
 from .replay import make_generate, replay
-from .summary import J_PER_KWH, aggregate, check_run, run_figures
+from .summary import (J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w,
+                      run_figures)
 from .tracker import CheckedTracker, NvmlEnergy
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,7 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
             figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
                                               if nvml_start_mj is not None else None)
             if idle:
-                idle_power_w = idle["cpu_power_w"] + idle["gpu_power_w"] + idle["ram_power_w"] * factor
-                figures["hardware_energy_idle_kwh"] = idle_power_w * figures["duration_s"] / J_PER_KWH
-                figures["hardware_energy_dynamic_kwh"] = (figures["hardware_energy_kwh"]
-                                                          - figures["hardware_energy_idle_kwh"])
+                add_dynamic_energy(figures, idle_power_w(idle, factor))
             check_run(figures, len(requests), window_s, device, energy["max_duration_deviation"])
             check_foreign_load(figures, energy.get("max_foreign_cpu_share"))
             log.info("repeat %d: hardware %.6f kWh (CPU %.6f, GPU %.6f, RAM %.6f x %g) over "
