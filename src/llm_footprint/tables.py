@@ -91,6 +91,7 @@ ENERGY_FIGURES = (
     "lag_mean_s", "duration_s", "busy_time_s", "output_tokens", "nvml_gpu_energy_kwh",
     "hardware_energy_idle_kwh", "hardware_energy_dynamic_kwh",
     "hardware_energy_dynamic_per_output_token_j", "foreign_cpu_core_s", "foreign_cpu_share",
+    "ttft_p50_s", "ttft_p90_s", "itl_p50_s", "itl_p90_s",
 )
 
 

@@ -24,6 +24,7 @@ from .power_sources import combine as combine_power_sources
 from .replay import make_generate, replay
 from .summary import (J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w,
                       run_figures)
+from .token_timing import token_latency_figures
 from .tracker import CheckedTracker, NvmlEnergy
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
             nvml_end_mj = nvml.read_mj()
             sources.append(tracker.power_sources())
             figures = run_figures(tracked, served, factor)
+            figures.update(token_latency_figures(served))
             figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
                            replay_elapsed_s=elapsed_s, **foreign_figures)
             figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
