@@ -89,7 +89,13 @@ ENERGY_FIGURES = (
     "ram_energy_corrected_kwh", "hardware_energy_per_request_wh",
     "hardware_energy_per_output_token_j", "latency_p50_s", "latency_p90_s", "latency_p99_s",
     "lag_mean_s", "duration_s", "busy_time_s", "output_tokens", "nvml_gpu_energy_kwh",
+    "hardware_energy_idle_kwh", "hardware_energy_dynamic_kwh",
+    "hardware_energy_dynamic_per_output_token_j", "foreign_cpu_core_s", "foreign_cpu_share",
+    "ttft_p50_s", "ttft_p90_s", "itl_p50_s", "itl_p90_s",
 )
+
+
+POWER_SOURCE_PARTS = ("cpu", "gpu", "ram")
 
 
 def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
@@ -103,6 +109,9 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
                "cpu_capability": summary.get("cpu_capability"), "repeats": len(summary["runs"]),
                "requests_per_run": summary["schedule"]["n_requests"],
                "ram_correction_factor": summary["ram_correction_factor"]}
+        sources = summary.get("power_sources") or {}
+        for part in POWER_SOURCE_PARTS:  # measured, estimated, constant or absent
+            row[f"{part}_power_source"] = sources.get(part)
         for name in ENERGY_FIGURES:
             stats = summary["aggregate"].get(name)
             row[name] = stats["mean"] if stats else None

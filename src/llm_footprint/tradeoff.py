@@ -92,6 +92,13 @@ def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
         else:
             tc = _ratio(measured, baseline, tradeoff["time_figure"])
             ec = _ratio(measured, baseline, tradeoff["energy_figure"])
+            for name, figure, value in (("Tc", tradeoff["time_figure"], tc),
+                                        ("Ec", tradeoff["energy_figure"], ec)):
+                if value is None:
+                    hint = (" (dynamic energy needs energy.idle_window_s > 0)"
+                            if "dynamic" in figure else "")
+                    notes.append(f"{name} undefined: {figure} missing or zero for this tuple "
+                                 f"or its baseline{hint}")
         terms = []
         for metric in metrics:
             key = f"pc_{metric['task']}_{metric['metric']}"

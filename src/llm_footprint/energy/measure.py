@@ -19,8 +19,12 @@ from typing import Any
 from .. import atomic, provenance
 from ..checkpoint_info import sha256_file
 from ..loading import load_for_inference
+from .foreign_load import ForeignLoadMeter, check_foreign_load
+from .power_sources import combine as combine_power_sources
 from .replay import make_generate, replay
-from .summary import J_PER_KWH, aggregate, check_run, run_figures
+from .summary import (J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w,
+                      run_figures)
+from .token_timing import token_latency_figures
 from .tracker import CheckedTracker, NvmlEnergy
 
 log = logging.getLogger(__name__)
@@ -36,14 +40,19 @@ def _utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float) -> dict[str, Any]:
+def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
+                 max_foreign_cpu_share: float | None = None) -> dict[str, Any]:
     """Power with the model loaded and nothing to do, to split idle from dynamic energy."""
     tracker = CheckedTracker(folder, IDLE_EMISSIONS_FILE, tracker_settings, experiment="idle")
+    foreign = ForeignLoadMeter()
+    foreign.start()
     tracker.start()
     time.sleep(seconds)
     data = tracker.stop()
     duration_s = float(data["duration"])
-    idle = {"duration_s": duration_s}
+    idle = {"duration_s": duration_s, "power_sources": tracker.power_sources(),
+            **foreign.stop()}
+    check_foreign_load(idle, max_foreign_cpu_share, what="idle window")
     for part in ("cpu", "gpu", "ram"):
         idle[f"{part}_energy_kwh"] = float(data[f"{part}_energy"])
         idle[f"{part}_power_w"] = float(data[f"{part}_energy"]) * J_PER_KWH / duration_s
@@ -72,9 +81,11 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
 
     nvml = NvmlEnergy()
     runs: list[dict[str, Any]] = []
+    sources: list[dict[str, str]] = []  # how CodeCarbon obtained each component, per run
     records: list[dict[str, Any]] = []
     with atomic.staged_directory(out_dir) as staging:
-        idle = (measure_idle(staging, tracker_settings, energy["idle_window_s"])
+        idle = (measure_idle(staging, tracker_settings, energy["idle_window_s"],
+                             energy.get("max_foreign_cpu_share"))
                 if energy["idle_window_s"] > 0 else None)
         for repeat in range(1, energy["repeats"] + 1):
             log.info("repeat %d/%d: %d requests over %.0f s", repeat, energy["repeats"],
@@ -83,21 +94,24 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
                                      experiment=f"{model_id}/{variant_id}/{setup_id}/{repeat}")
             nvml_start_mj = nvml.read_mj()
             started_utc = _utc_now()
+            foreign = ForeignLoadMeter()
+            foreign.start()
             tracker.start()
             served, elapsed_s = replay(requests, generate, window_s)
             tracked = tracker.stop()
+            foreign_figures = foreign.stop()
             nvml_end_mj = nvml.read_mj()
+            sources.append(tracker.power_sources())
             figures = run_figures(tracked, served, factor)
+            figures.update(token_latency_figures(served))
             figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
-                           replay_elapsed_s=elapsed_s)
+                           replay_elapsed_s=elapsed_s, **foreign_figures)
             figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
                                               if nvml_start_mj is not None else None)
             if idle:
-                idle_power_w = idle["cpu_power_w"] + idle["gpu_power_w"] + idle["ram_power_w"] * factor
-                figures["hardware_energy_idle_kwh"] = idle_power_w * figures["duration_s"] / J_PER_KWH
-                figures["hardware_energy_dynamic_kwh"] = (figures["hardware_energy_kwh"]
-                                                          - figures["hardware_energy_idle_kwh"])
+                add_dynamic_energy(figures, idle_power_w(idle, factor))
             check_run(figures, len(requests), window_s, device, energy["max_duration_deviation"])
+            check_foreign_load(figures, energy.get("max_foreign_cpu_share"))
             log.info("repeat %d: hardware %.6f kWh (CPU %.6f, GPU %.6f, RAM %.6f x %g) over "
                      "%.1f s", repeat, figures["hardware_energy_kwh"], figures["cpu_energy_kwh"],
                      figures["gpu_energy_kwh"], figures["ram_energy_kwh"], factor,
@@ -117,6 +131,7 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
                          "arrival_process": schedule["arrival_process"],
                          "seed": schedule["seed"], "sha256": sha256_file(schedule_json)},
             "ram_correction_factor": factor,
+            "power_sources": combine_power_sources(sources),
             "runs": runs,
             "aggregate": aggregate(runs),
             "idle": idle,

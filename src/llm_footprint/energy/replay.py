@@ -11,10 +11,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .token_timing import TokenTimer
+
 log = logging.getLogger(__name__)
 
-# generate(prompt, request_index) -> (input_tokens, output_tokens, response_text)
-Generate = Callable[[str, int], tuple[int, int, str]]
+# generate(prompt, request_index) -> (input_tokens, output_tokens, response_text[, timings]);
+# timings: ttft_s, itl_mean_s and itl_s (the inter-token gaps) from token_timing.TokenTimer
+Generate = Callable[[str, int], tuple[Any, ...]]
 
 
 def replay(requests: Sequence[dict[str, Any]], generate: Generate, window_s: float,
@@ -32,8 +35,10 @@ def replay(requests: Sequence[dict[str, Any]], generate: Generate, window_s: flo
         if now < due:
             sleep(due - now)
         begin = clock()
-        input_tokens, output_tokens, response = generate(request["prompt"], request["index"])
+        result = generate(request["prompt"], request["index"])
         end = clock()
+        input_tokens, output_tokens, response = result[:3]
+        timings = result[3] if len(result) > 3 else {}
         record = {
             "index": request["index"],
             "arrival_s": request["arrival_s"],
@@ -43,6 +48,9 @@ def replay(requests: Sequence[dict[str, Any]], generate: Generate, window_s: flo
             "latency_s": round(end - begin, 6),
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
+            "ttft_s": timings.get("ttft_s"),
+            "itl_mean_s": timings.get("itl_mean_s"),
+            "itl_s": timings.get("itl_s", []),
             "response": response,
         }
         records.append(record)
@@ -66,7 +74,10 @@ def make_generate(model: Any, tokenizer: Any, generation: dict[str, Any],
     if generation["do_sample"] is not None:
         options["do_sample"] = generation["do_sample"]
 
-    def generate(prompt: str, index: int) -> tuple[int, int, str]:
+    timer = TokenTimer()
+
+    def generate(prompt: str, index: int) -> tuple[int, int, str, dict[str, Any]]:
+        timer.begin()
         if generation["apply_chat_template"]:
             inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                    add_generation_prompt=True,
@@ -76,9 +87,9 @@ def make_generate(model: Any, tokenizer: Any, generation: dict[str, Any],
         inputs = {k: v.to(target) for k, v in inputs.items()}
         torch.manual_seed(generation["seed"] + index)
         with torch.inference_mode():
-            output = model.generate(**inputs, **options)
+            output = model.generate(**inputs, **options, streamer=timer)
         new_tokens = output[0, inputs["input_ids"].shape[1]:].tolist()  # .tolist() syncs the GPU
         return (int(inputs["input_ids"].shape[1]), len(new_tokens),
-                tokenizer.decode(new_tokens, skip_special_tokens=True))
+                tokenizer.decode(new_tokens, skip_special_tokens=True), timer.timings())
 
     return generate

@@ -59,6 +59,30 @@ def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
     return figures
 
 
+def idle_power_w(idle: dict[str, Any], ram_correction_factor: float) -> float:
+    """Hardware power of the idle window (W), RAM corrected as in the hardware energy."""
+    return (idle["cpu_power_w"] + idle["gpu_power_w"]
+            + idle["ram_power_w"] * ram_correction_factor)
+
+
+def add_dynamic_energy(figures: dict[str, Any], idle_power: float) -> dict[str, Any]:
+    """Idle-equivalent, dynamic and dynamic-per-output-token energy of a run, in place.
+
+    idle-equivalent = idle power (W) x the run's duration (s) / 3.6e6 (kWh); dynamic = hardware
+    energy - idle-equivalent (kWh, negative when the run drew less than the idle window);
+    per output token = dynamic x 3.6e6 / output tokens (J).
+    """
+    idle_kwh = idle_power * figures["duration_s"] / J_PER_KWH
+    dynamic_kwh = figures["hardware_energy_kwh"] - idle_kwh
+    tokens = figures.get("output_tokens")
+    figures["idle_power_w"] = idle_power
+    figures["hardware_energy_idle_kwh"] = idle_kwh
+    figures["hardware_energy_dynamic_kwh"] = dynamic_kwh
+    figures["hardware_energy_dynamic_per_output_token_j"] = (dynamic_kwh * J_PER_KWH / tokens
+                                                             if tokens else None)
+    return figures
+
+
 def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: str,
               max_duration_deviation: float) -> None:
     """Refuse a run that came back empty, zero, truncated or too long."""
@@ -116,6 +140,9 @@ AGGREGATED = (
     "hardware_energy_per_request_wh", "hardware_energy_per_output_token_j", "latency_p50_s",
     "latency_p90_s", "latency_p99_s", "lag_mean_s", "nvml_gpu_energy_kwh", "busy_time_s",
     "hardware_energy_idle_kwh", "hardware_energy_dynamic_kwh",
+    "hardware_energy_dynamic_per_output_token_j",
+    "foreign_cpu_core_s", "foreign_cpu_share",
+    "ttft_p50_s", "ttft_p90_s", "itl_p50_s", "itl_p90_s",
 )
 
 

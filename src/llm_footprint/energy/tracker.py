@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .power_sources import power_sources
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +46,7 @@ class CheckedTracker:
     experiment: str = "replay"
     _tracker: Any = field(default=None, init=False, repr=False)
     _collector: _ErrorCollector = field(default_factory=_ErrorCollector, init=False, repr=False)
+    _sources: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def start(self) -> None:
         from codecarbon import OfflineEmissionsTracker
@@ -69,10 +72,17 @@ class CheckedTracker:
         finally:
             logging.getLogger("codecarbon").removeHandler(self._collector)
         self._raise_if_failed("stop")
+        self._sources = power_sources(self._tracker)
         data = getattr(self._tracker, "final_emissions_data", None)
         if data is None:
             raise TrackerError("CodeCarbon returned no emissions data")
         return dict(vars(data)) if not isinstance(data, dict) else dict(data)
+
+    def power_sources(self) -> dict[str, str]:
+        """How each component's figure was obtained (see ``power_sources``), read at stop."""
+        if self._sources is None:
+            return power_sources(self._tracker)
+        return dict(self._sources)
 
     def _raise_if_failed(self, phase: str) -> None:
         if self._collector.problems:
