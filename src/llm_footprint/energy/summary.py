@@ -19,19 +19,16 @@ class MeasurementError(RuntimeError):
     """A run whose figures cannot be trusted; no summary is written for it."""
 
 
-def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
-                ram_correction_factor: float) -> dict[str, Any]:
-    """Per-run figures from CodeCarbon's final data and the served requests."""
+def component_figures(tracked: dict[str, Any], ram_correction_factor: float) -> dict[str, Any]:
+    """Energy (kWh) and mean power (W) per component of one tracked run, as CodeCarbon reported
+    them, with hardware energy = CPU + GPU + RAM x ram_correction_factor."""
     cpu_kwh = float(tracked["cpu_energy"])
     gpu_kwh = float(tracked["gpu_energy"])
     ram_kwh = float(tracked["ram_energy"])
     duration_s = float(tracked["duration"])
     ram_corrected_kwh = ram_kwh * ram_correction_factor
     hardware_kwh = cpu_kwh + gpu_kwh + ram_corrected_kwh
-    output_tokens = sum(r["output_tokens"] for r in requests)
-    latencies = [r["latency_s"] for r in requests]
-    lags = [r["lag_s"] for r in requests]
-    figures = {
+    return {
         "duration_s": duration_s,
         "cpu_energy_kwh": cpu_kwh,
         "gpu_energy_kwh": gpu_kwh,
@@ -43,6 +40,18 @@ def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
         "cpu_power_w_mean": cpu_kwh * J_PER_KWH / duration_s if duration_s else None,
         "gpu_power_w_mean": gpu_kwh * J_PER_KWH / duration_s if duration_s else None,
         "ram_power_w_mean": ram_corrected_kwh * J_PER_KWH / duration_s if duration_s else None,
+    }
+
+
+def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
+                ram_correction_factor: float) -> dict[str, Any]:
+    """Per-run figures from CodeCarbon's final data and the served requests."""
+    figures = component_figures(tracked, ram_correction_factor)
+    hardware_kwh = figures["hardware_energy_kwh"]
+    output_tokens = sum(r["output_tokens"] for r in requests)
+    latencies = [r["latency_s"] for r in requests]
+    lags = [r["lag_s"] for r in requests]
+    figures.update({
         "requests_served": len(requests),
         "busy_time_s": sum(latencies),
         "input_tokens": sum(r["input_tokens"] for r in requests),
@@ -55,7 +64,7 @@ def run_figures(tracked: dict[str, Any], requests: Sequence[dict[str, Any]],
         "latency_p99_s": percentile(latencies, 99) if latencies else None,
         "lag_mean_s": sum(lags) / len(lags) if lags else None,
         "lag_max_s": max(lags) if lags else None,
-    }
+    })
     return figures
 
 
@@ -83,9 +92,9 @@ def add_dynamic_energy(figures: dict[str, Any], idle_power: float) -> dict[str, 
     return figures
 
 
-def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: str,
-              max_duration_deviation: float) -> None:
-    """Refuse a run that came back empty, zero, truncated or too long."""
+def energy_problems(figures: dict[str, Any], device: str) -> list[str]:
+    """What makes a run's energy and duration untrustworthy: missing, NaN, infinite, negative
+    or zero figures (every scenario applies these)."""
     problems = []
     # NaN compares false with everything, so each figure is first checked to be a real number
     for name in ("cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh", "ram_energy_corrected_kwh",
@@ -105,9 +114,16 @@ def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: 
     gpu_kwh = figures["gpu_energy_kwh"]
     if device == "cuda" and _is_number(gpu_kwh) and gpu_kwh <= 0:
         problems.append(f"gpu_energy_kwh is {gpu_kwh!r} on a cuda setup")
+    if _is_number(figures["duration_s"]) and figures["duration_s"] == 0:
+        problems.append("duration_s is 0.0 (the tracker measured no time)")
+    return problems
+
+
+def check_run(figures: dict[str, Any], scheduled: int, window_s: float, device: str,
+              max_duration_deviation: float) -> None:
+    """Refuse a run that came back empty, zero, truncated or too long."""
+    problems = energy_problems(figures, device)
     if not _is_number(figures["duration_s"]) or figures["duration_s"] <= 0:
-        if _is_number(figures["duration_s"]) and figures["duration_s"] == 0:
-            problems.append("duration_s is 0.0 (the tracker measured no time)")
         raise MeasurementError("energy run rejected: " + "; ".join(problems))
     deviation = abs(figures["duration_s"] - window_s) / window_s
     if deviation > max_duration_deviation:
@@ -143,6 +159,8 @@ AGGREGATED = (
     "hardware_energy_dynamic_per_output_token_j",
     "foreign_cpu_core_s", "foreign_cpu_share",
     "ttft_p50_s", "ttft_p90_s", "itl_p50_s", "itl_p90_s",
+    # scenarios measuring a piece of work rather than a window
+    "wall_time_s", "tokens_per_s",
 )
 
 

@@ -1,0 +1,87 @@
+"""Energy scenarios beside the thesis's timed replay (``energy.measure``), one module each.
+
+- ``fixed_workload``: the paper's: one named workload run back to back ``repeats`` times;
+- ``saturated``: closed-loop generation at each batch size of a list, and the knee.
+
+Both share the tracker, the sanity checks, the idle window for dynamic energy and the summary
+format with the replay. Writes results/scenarios/{scenario}/{model}/{variant}/{setup}/
+(emissions.csv, idle_emissions.csv, summary.json) atomically, as a whole folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ... import atomic, provenance
+from ...loading import load_for_inference
+from ...quality.evaluate import perplexity_text
+from ...quality.task_sets import resolve_tasks
+from ..measure import measure_idle
+from ..power_sources import combine as combine_power_sources
+from ..summary import aggregate, idle_power_w
+from ..tracked_work import WorkMeter
+from . import fixed_workload, saturated
+
+log = logging.getLogger(__name__)
+
+SCENARIOS = {"fixed_workload": fixed_workload.run, "saturated": saturated.run}
+EMISSIONS_FILE = "emissions.csv"
+SUMMARY_FILE = "summary.json"
+
+
+def _context(schedule_json: str | Path, energy: dict[str, Any], quality: dict[str, Any],
+             device: str, scenario: str) -> dict[str, Any]:
+    schedule = json.loads(Path(schedule_json).read_text(encoding="utf-8"))
+    context = {"prompts": [r["prompt"] for r in schedule["requests"]],
+               "generation": energy["generation"], "device": device,
+               "perplexity": quality["perplexity"]}
+    settings = energy["scenarios"][scenario]
+    if scenario == "fixed_workload" and settings["workload"] == "perplexity":
+        text, source = perplexity_text(quality, resolve_tasks(quality))
+        context.update(perplexity_text=text, perplexity_source=source)
+    return context
+
+
+def measure_scenario(scenario: str, model_id: str, variant_id: str, setup_id: str,
+                     checkpoint_dir: str | Path, schedule_json: str | Path,
+                     energy: dict[str, Any], quality: dict[str, Any], setup: dict[str, Any],
+                     out_dir: str | Path, threads: int = 1,
+                     study_name: str | None = None) -> dict[str, Any]:
+    """Run one scenario on one (model, variant, setup) and write its folder."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown energy scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
+    settings = energy["scenarios"][scenario]
+    device = setup["device"]
+    context = _context(schedule_json, energy, quality, device, scenario)
+    loaded = load_for_inference(checkpoint_dir, device, threads)
+    label = f"{model_id}/{variant_id}/{setup_id}"
+    with atomic.staged_directory(out_dir) as staging:
+        idle = (measure_idle(staging, energy["tracker"], energy["idle_window_s"],
+                             energy.get("max_foreign_cpu_share"))
+                if energy["idle_window_s"] > 0 else None)
+        meter = WorkMeter(staging, EMISSIONS_FILE, energy["tracker"], device,
+                          max_foreign_cpu_share=energy.get("max_foreign_cpu_share"),
+                          idle_power_w=(idle_power_w(idle, energy["tracker"]["ram_correction_factor"])
+                                        if idle else None))
+        result = SCENARIOS[scenario](meter, loaded, settings, context, label)
+        summary = {
+            "study": study_name, "scenario": scenario, "model": model_id, "variant": variant_id,
+            "setup": setup_id, "device": device, "dtype": loaded.dtype,
+            "cpu_capability": loaded.details["cpu_capability"], "loader": loaded.details,
+            "load_time_s": round(loaded.load_time_s, 3),
+            "ram_correction_factor": energy["tracker"]["ram_correction_factor"],
+            **result,
+            "aggregate": aggregate(result["runs"]),
+            "idle": idle,
+            "power_sources": combine_power_sources(meter.power_sources),
+            "nvml": {"available": meter.nvml.available, "error": meter.nvml.error},
+            "provenance": provenance.collect(
+                config={"energy": energy, "scenario": settings, "setup": setup,
+                        "manifest": loaded.manifest},
+                seed=energy["generation"]["seed"]),
+        }
+        atomic.write_json(staging / SUMMARY_FILE, summary)
+    return summary
