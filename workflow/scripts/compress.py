@@ -1,10 +1,9 @@
-"""Rule compress -> llm_footprint.compression.compress (the variant's method does the work)."""
+"""Rules compress and reference_checkpoint -> llm_footprint.compress.compress."""
 from _job import start
 
 start(snakemake, offline=True)
-from llm_footprint.compression import compress
+from llm_footprint.compress import compress
 
-compress(model_id=snakemake.wildcards.model, variant_id=snakemake.wildcards.variant,
-         variant=snakemake.params.variant, prepared_dir=snakemake.input.model,
-         out_dir=snakemake.output.checkpoint, device=snakemake.params.device,
+compress(snakemake.wildcards.model, snakemake.wildcards.variant, snakemake.params.variant,
+         snakemake.input.model, snakemake.output.checkpoint, device=snakemake.params.device,
          threads=snakemake.threads)
