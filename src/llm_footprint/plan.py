@@ -170,7 +170,10 @@ class Plan:
 
     def _choose_tuples(self) -> tuple[list[Tuple], list[LeftOut]]:
         fits = {(e.model, e.variant, e.setup): e for e in self.estimates}
-        running, left_out = [], []
+        running: list[Tuple] = []
+        left_out: list[LeftOut] = []
+        if self.imported:  # measured elsewhere: nothing runs here
+            return running, left_out
         for model in self.study.models:
             for variant in self.study.variants:
                 for setup in self.study.setups:
