@@ -9,7 +9,7 @@ import pytest
 
 from llm_footprint import prepare
 from llm_footprint.checkpoint_info import sha256_file
-from llm_footprint.study import gguf_package_dir
+from llm_footprint.prepare import gguf_package_dir
 
 
 @pytest.fixture(scope="module")
