@@ -145,6 +145,7 @@ def test_thesis_jobs_go_to_their_setups_partition(thesis):
     assert evaluate["slurm_partition"](on_40) == "a100-80gb"  # the default setup
     reference = SimpleNamespace(model="llama-7b", variant="full", setup="a100-80gb")
     assert thesis.resources("compress")["gpu"](reference) == 0
+    assert thesis.resources("compress")["slurm_partition"](reference) == "a100-80gb"
 
 
 def test_paper_plans_four_models_three_variants_one_setup(paper):

@@ -343,9 +343,11 @@ class Plan:
         return int(self.study.setup(setup)["mem_gb"] * 1024 * (1 + 0.5 * (attempt - 1)))
 
     def slurm(self, setup: str | None) -> dict[str, Any]:
-        """Partition and GPU request of a job on ``setup``; None: the cluster's defaults."""
+        """Partition and GPU request of a job on ``setup``; None: a CPU-only job in the default
+        setup's partition (one the cluster is known to have)."""
         if setup is None:
-            return {"slurm_partition": "", "gpu": 0, "gpu_model": ""}
+            return {**cluster.slurm_resources(self.study.setup(self.study.default_setup)),
+                    "gpu": 0, "gpu_model": ""}
         return cluster.slurm_resources(self.study.setup(setup))
 
     def params_b(self, model: str) -> float:
@@ -354,7 +356,8 @@ class Plan:
         return cluster.params_b(self.study.model(model), parameters)
 
     def compress_setup(self, variant: str) -> str | None:
-        """Where a compression runs: the default setup, or anywhere for bookkeeping methods."""
+        """Where a compression runs: the default setup; None for bookkeeping methods, which
+        need no GPU."""
         return self.study.default_setup if self.method(variant).heavy else None
 
     def compress_minutes(self, model: str, variant: str, attempt: int = 1) -> int:
