@@ -27,12 +27,12 @@ resource_scopes:
 
 
 wildcard_constraints:
-    model=_one_of(STUDY.reported_models()),
-    variant=_one_of(STUDY.variants),
-    setup=_one_of(STUDY.setups),
+    model=PLAN.wildcard_pattern("model"),
+    variant=PLAN.wildcard_pattern("variant"),
+    setup=PLAN.wildcard_pattern("setup"),
 
 
-if STUDY.imported:
+if PLAN.imported:
 
     include: "workflow/rules/imported.smk"
 
@@ -50,5 +50,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        all_targets(),
+        PLAN.all_targets(),
     default_target: True

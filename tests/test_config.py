@@ -69,7 +69,7 @@ MALFORMED = [
     ("variants.gptq-4bit.bits", 5, "variants.gptq-4bit.bits", "not one of"),
     ("variants.gptq-4bit.group_size", 100, "variants.gptq-4bit.group_size", "not one of"),
     ("variants.gptq-4bit.method", "awq", "variants.gptq-4bit.method", "not one of"),
-    ("variants.full.bits", 4, "variants.full.bits", "only applies to method gptq"),
+    ("variants.full.bits", 4, "variants.full.bits", "unknown key for method 'none'"),
     ("variants.gptq-4bit.calibration.source", "text_file", "variants.gptq-4bit.calibration.path",
      "required"),
     ("variants.gptq-4bit.calibration.n_samples", 0, "variants.gptq-4bit.calibration.n_samples",

@@ -24,7 +24,7 @@ CALIBRATION = {"source": "pydoc_topics", "n_samples": 16, "max_tokens": 128, "mi
 @pytest.fixture(scope="module")
 def cuda_checkpoint(demo_model_dir, tmp_path_factory):
     """The demo model quantized to 4 bits on the GPU (group 64 divides its widths), for Marlin."""
-    from llm_footprint.compress import compress
+    from llm_footprint.compression import compress
 
     out = tmp_path_factory.mktemp("cuda") / "gptq-4bit"
     variant = {"method": "gptq", "bits": 4, "group_size": 64, "desc_act": False, "sym": True,
@@ -51,7 +51,7 @@ def test_gptq_on_cuda_loads_with_a_gpu_kernel_and_generates(cuda_checkpoint):
 @pytest.mark.gpu
 @needs_cuda
 def test_full_model_in_bf16_on_cuda(demo_model_dir, tmp_path):
-    from llm_footprint.compress import compress
+    from llm_footprint.compression import compress
     from llm_footprint.loading import load_for_inference
 
     out = tmp_path / "full"

@@ -7,6 +7,7 @@ import urllib.error
 import pytest
 
 from llm_footprint import loading
+from llm_footprint.compression import gptq
 
 
 def test_kernel_build_that_downloads_names_the_variant_key(tmp_path, monkeypatch):
@@ -23,7 +24,7 @@ def test_kernel_build_that_downloads_names_the_variant_key(tmp_path, monkeypatch
 
     monkeypatch.setattr(gptqmodel.GPTQModel, "load", offline_build)
     with pytest.raises(loading.KernelBuildNeedsNetwork) as caught:
-        loading._load_gptq(tmp_path, "cuda", "float16", 2, "auto")
+        gptq.GPTQ().load(tmp_path, {"kernel": "auto"}, "cuda", "float16", 2)
     message = str(caught.value)
     assert "`kernel`" in message and "gptq_marlin" in message
     assert "name resolution" in message
@@ -37,4 +38,4 @@ def test_other_load_failures_pass_through(tmp_path, monkeypatch):
 
     monkeypatch.setattr(gptqmodel.GPTQModel, "load", broken)
     with pytest.raises(ValueError, match="bad quantize_config"):
-        loading._load_gptq(tmp_path, "cpu", "bfloat16", 2, "auto")
+        gptq.GPTQ().load(tmp_path, {"kernel": "auto"}, "cpu", "bfloat16", 2)

@@ -9,7 +9,7 @@ import pytest
 
 from llm_footprint import prepare
 from llm_footprint.checkpoint_info import sha256_file
-from llm_footprint.study import gguf_package_dir
+from llm_footprint.prepare import gguf_package_dir
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,8 @@ def test_prepare_from_hub_pins_the_commit_and_never_writes_the_token(tmp_path, m
     import huggingface_hub
 
     source, _ = tiny_local_model
+    # the stand-ins play the reachable hub; offline mode would refuse before asking them
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     commit = "0123456789abcdef0123456789abcdef01234567"
     secret = "hf_secret_token_value_123"
     monkeypatch.setenv("HF_TOKEN", secret)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
-from conftest import REPO, demo_config, snakemake, write_config
+import yaml
+from conftest import REPO, SCHEMA, demo_config, snakemake, write_config
+
+from llm_footprint.plan import Plan
 
 SHIPPED_CONFIGS = [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]
 
@@ -15,21 +20,6 @@ def test_snakemake_lint_is_clean(tmp_path):
     assert "Congratulations, your workflow is in a good condition!" in output, output
 
 
-@pytest.mark.parametrize("configfile", SHIPPED_CONFIGS, ids=lambda p: p.name)
-def test_shipped_config_dry_runs(tmp_path, configfile):
-    result = snakemake(tmp_path, configfile, "--dry-run", "--quiet", "rules")
-    assert "Job stats" in result.stdout or "job" in result.stdout.lower()
-
-
-def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
-    config = demo_config()
-    config["setups"]["laptop-cpu"]["device"] = "tpu"
-    result = snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", check=False)
-    assert result.returncode != 0
-    assert "config key 'setups.laptop-cpu.device'" in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
-
-
 def _jobs(result):
     counts = {}
     for line in result.stdout.splitlines():
@@ -39,30 +29,26 @@ def _jobs(result):
     return counts
 
 
-@pytest.mark.parametrize("name,expected", [
-    # 4 models x 2 variants; energy on 2 setups minus the two 16-bit models that do not fit 40 GB
-    ("thesis.yaml", {"prepare_model": 4, "compress": 4, "reference_checkpoint": 4, "evaluate": 8,
-                     "measure_energy": 14, "figure_carbon_bubbles": 4}),
-    # 4 models x 3 variants on one setup
-    ("paper.yaml", {"prepare_model": 4, "compress": 8, "reference_checkpoint": 4, "evaluate": 12,
-                    "measure_energy": 12, "figure_carbon_bubbles": 4}),
-    ("thesis-published.yaml", {"import_energy": 1, "import_quality": 1, "carbon": 1,
-                               "figure_carbon_bubbles": 4}),
-])
-def test_study_configs_plan_the_expected_jobs(tmp_path, name, expected):
-    counts = _jobs(snakemake(tmp_path, REPO / "configs" / name, "--dry-run", "--quiet", "rules"))
-    for rule, count in expected.items():
-        assert counts.get(rule) == count, (rule, counts)
+@pytest.mark.parametrize("configfile", SHIPPED_CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_dry_runs_the_planned_jobs(tmp_path, configfile):
+    """End to end, thinly: Snakemake schedules what the plan lists (tests/test_plan.py tests
+    the plan itself)."""
+    with open(configfile, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    config["study"]["resources_root"] = str(tmp_path / "resources")
+    plan = Plan.from_config(copy.deepcopy(config), SCHEMA, search_dirs=[REPO])
+    counts = _jobs(snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", "--quiet",
+                             "rules"))
+    expected = {"compress": len(plan.checkpoints), "evaluate": len(plan.evaluated),
+                "measure_energy": len(plan.measured), "prepare_model": len(plan.models),
+                "figure_carbon_bubbles": len(plan.study.reported_models())}
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected, counts
 
 
-
-def test_punkt_tables_are_built_only_for_ifeval(tmp_path):
-    """A study without IFEval needs no NLTK data (a GPU node without the punkt package ran into
-    this); the demo, which has IFEval, builds them once."""
-    with_ifeval = _jobs(snakemake(tmp_path, REPO / "config.yaml", "--dry-run", "--quiet", "rules"))
-    assert with_ifeval.get("punkt_tab") == 1, with_ifeval
+def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
     config = demo_config()
-    config["quality"]["tasks"] = [t for t in config["quality"]["tasks"] if t["name"] != "ifeval"]
-    without = _jobs(snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", "--quiet",
-                              "rules"))
-    assert "punkt_tab" not in without and without.get("evaluate") == 3, without
+    config["setups"]["laptop-cpu"]["device"] = "tpu"
+    result = snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "config key 'setups.laptop-cpu.device'" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

@@ -9,7 +9,21 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .schema import ConfigError
+
 _BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def check_config(key: str, calibration: dict[str, Any]) -> None:
+    """The calibration keys a schema cannot check: the source's own keys and files."""
+    source = calibration["source"]
+    if source == "text_file":
+        if not calibration.get("path"):
+            raise ConfigError(f"{key}.path", "is required when source is text_file")
+        if not Path(calibration["path"]).is_file():
+            raise ConfigError(f"{key}.path", f"file {calibration['path']} does not exist")
+    if source == "hf_dataset" and not calibration.get("dataset"):
+        raise ConfigError(f"{key}.dataset", "is required when source is hf_dataset")
 
 
 def split_paragraphs(text: str) -> list[str]:

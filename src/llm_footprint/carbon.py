@@ -245,3 +245,35 @@ def carbon_table(energy_csv: str | Path, carbon: dict[str, Any], setups: dict[st
                        setups, carbon.get("year"), hourly, start)
     atomic.write_csv(out_csv, rows)
     return rows
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """The tracker's country, the intensity table, countries and the hourly profile."""
+    check_tracker_country(config)
+    carbon = config["carbon"]
+    if carbon["intensity_file"] and not Path(carbon["intensity_file"]).is_file():
+        raise ConfigError("carbon.intensity_file", f"file {carbon['intensity_file']} does not exist")
+    try:
+        table = IntensityTable(carbon["intensity_file"])
+    except ValueError as error:
+        raise ConfigError("carbon.intensity_file", str(error)) from None
+    for index, country in enumerate(carbon["countries"]):
+        try:
+            table.lookup(country, carbon["year"])
+        except KeyError as error:
+            key = "carbon.year" if carbon["year"] and country in table.rows else f"carbon.countries[{index}]"
+            raise ConfigError(key, str(error.args[0])) from None
+    profile = carbon["hourly_profile"]
+    if profile:
+        if not Path(profile["file"]).is_file():
+            raise ConfigError("carbon.hourly_profile.file", f"file {profile['file']} does not exist")
+        try:
+            read_hourly_profile(profile["file"])
+        except (ValueError, KeyError) as error:
+            raise ConfigError("carbon.hourly_profile.file", str(error)) from None
+        try:
+            dt.datetime.fromisoformat(profile["start_time"])
+        except ValueError:
+            raise ConfigError("carbon.hourly_profile.start_time",
+                              f"{profile['start_time']!r} is not an ISO date and time, e.g. "
+                              "2024-01-15T09:00") from None

@@ -1,8 +1,9 @@
 """What a study asks of a SLURM cluster: per-job resources, sbatch lines, GPU-hours.
 
 The rules take their SLURM partition and GPU request from the setup a job runs on (the
-``{setup}`` wildcard's entry, or the study's default setup for quantization and quality); the
-runtime they request grows with the model's size and, on retries, with the attempt.
+``{setup}`` wildcard's entry, or the study's default setup for compression and quality); the
+runtime they request (``llm_footprint.plan``) is the job's expected time plus ``TIME_MARGIN``,
+growing with the model's size and, on retries, with the attempt.
 
     python -m llm_footprint.cluster plan configs/thesis.yaml
     python -m llm_footprint.cluster sbatch configs/thesis.yaml
@@ -19,11 +20,15 @@ from typing import Any
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
-# Minutes requested per job, before the retry multiplier: a base plus a share per billion
-# parameters (GPTQ with a few hundred calibration texts, and lm-eval's thesis tasks, on one
-# A100; generous, since a job that hits its limit is lost).
-RUNTIME_MINUTES = {"compress": (30, 5.0), "evaluate": (60, 8.0)}
-ENERGY_OVERHEAD_MIN = 30  # loading, warm-up, CodeCarbon start-up
+# Time requests: the expected duration of a job plus TIME_MARGIN, times the attempt (a job that
+# hits its limit is retried with twice, then three times as much: profiles/slurm retries: 2).
+# Expected minutes on one A100: compression comes from its method (GPTQ with a few hundred
+# calibration texts: 5 + 1.5 per billion parameters); lm-eval's thesis tasks (WikiText-2, MMLU,
+# IFEval) 10 + 2 per billion; an energy run is its replay windows (exact: the schedule is
+# timed) plus the idle baseline and ENERGY_OVERHEAD_MIN for loading, warm-up and CodeCarbon.
+TIME_MARGIN = 0.05
+EVALUATE_MINUTES = (10.0, 2.0)
+ENERGY_OVERHEAD_MIN = 10.0
 DEFAULT_PARAMS_B = 7.0  # size assumed for runtime requests when nothing better is known
 
 
@@ -74,63 +79,35 @@ def params_b(model: dict[str, Any], prepared_parameter_count: float | None = Non
     return model.get("params_b") or DEFAULT_PARAMS_B
 
 
-def runtime_minutes(rule: str, model_params_b: float, attempt: int = 1) -> int:
-    base, per_billion = RUNTIME_MINUTES[rule]
-    return int(math.ceil((base + per_billion * model_params_b) * attempt))
+def requested_minutes(expected_minutes: float, attempt: int = 1) -> int:
+    return int(math.ceil(expected_minutes * (1 + TIME_MARGIN) * attempt))
 
 
-def energy_minutes(energy: dict[str, Any], attempt: int = 1) -> int:
+def evaluate_minutes(model_params_b: float) -> float:
+    base, per_billion = EVALUATE_MINUTES
+    return base + per_billion * model_params_b
+
+
+def energy_minutes(energy: dict[str, Any]) -> float:
     window = energy["schedule"]["duration_s"] * energy["repeats"] / 60
-    idle = energy["idle_window_s"] / 60
-    return int(math.ceil((window * 1.1 + idle + ENERGY_OVERHEAD_MIN) * attempt))
+    return window + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
 
 
 def load(config_path: str | Path) -> Any:
     import yaml
 
-    from .feasibility import study_estimates
-    from .study import load_study
+    from .plan import Plan  # the plan builds on this module
 
     with open(config_path, encoding="utf-8") as handle:
         config = yaml.safe_load(handle)
-    study = load_study(config, SCHEMA, search_dirs=[Path.cwd(), SCHEMA.parents[2]])
-    does_not_fit = {(e.model, e.variant, e.setup) for e in study_estimates(config) if e.fits is False}
-    return study, does_not_fit
-
-
-def gpu_jobs(study: Any, does_not_fit: set) -> list[dict[str, Any]]:
-    """Every job that asks for a compute node: rule, wildcards, setup, minutes, resources."""
-    config = study.config
-    jobs = []
-    default = study.default_setup
-    for model in study.models:
-        size = params_b(study.model(model))
-        for variant in study.variants:
-            if study.variant(variant)["method"] == "gptq":
-                jobs.append({"rule": "compress", "model": model, "variant": variant,
-                             "setup": default, "minutes": runtime_minutes("compress", size)})
-            if (model, variant, default) not in does_not_fit:
-                jobs.append({"rule": "evaluate", "model": model, "variant": variant,
-                             "setup": default, "minutes": runtime_minutes("evaluate", size)})
-            if config["energy"]["enabled"]:
-                for setup in study.setups:
-                    if (model, variant, setup) not in does_not_fit:
-                        jobs.append({"rule": "measure_energy", "model": model, "variant": variant,
-                                     "setup": setup, "minutes": energy_minutes(config["energy"])})
-    for job in jobs:
-        setup = study.setup(job["setup"])
-        job["gpus"] = 1 if setup["device"] == "cuda" else 0
-        job["window_minutes"] = (config["energy"]["schedule"]["duration_s"]
-                                 * config["energy"]["repeats"] / 60
-                                 if job["rule"] == "measure_energy" else None)
-    return jobs
+    return Plan.from_config(config, SCHEMA, search_dirs=[Path.cwd(), SCHEMA.parents[2]])
 
 
 def plan(config_path: str | Path) -> str:
-    study, does_not_fit = load(config_path)
-    jobs = gpu_jobs(study, does_not_fit)
-    lines = [f"study {study.name}: {len(jobs)} compute-node jobs "
-             f"({len(does_not_fit)} tuples skipped: they do not fit their setup)"]
+    study_plan = load(config_path)
+    jobs = study_plan.gpu_jobs()
+    lines = [f"study {study_plan.study.name}: {len(jobs)} compute-node jobs, "
+             f"{len(study_plan.tuples)} tuples run, {len(study_plan.left_out)} left out"]
     total_requested = total_windows = 0.0
     for rule in ("compress", "evaluate", "measure_energy"):
         selected = [j for j in jobs if j["rule"] == rule]
@@ -138,14 +115,15 @@ def plan(config_path: str | Path) -> str:
         total_requested += requested
         line = f"  {rule:15s} {len(selected):3d} jobs, {requested:8.1f} GPU-hours requested"
         if rule == "measure_energy":
-            windows = sum(j["window_minutes"] * j["gpus"] for j in selected) / 60
-            total_windows += windows
-            line += f" ({windows:.1f} GPU-hours of replay windows, exact)"
+            total_windows = sum(j["window_minutes"] * j["gpus"] for j in selected) / 60
+            line += f" ({total_windows:.1f} GPU-hours of replay windows, exact)"
         lines.append(line)
     lines.append(f"  total           {len(jobs):3d} jobs, {total_requested:8.1f} GPU-hours requested "
-                 "(upper bound: runtime limits)")
-    for (model, variant, setup) in sorted(does_not_fit):
-        lines.append(f"  skipped: {model}/{variant} on {setup}")
+                 f"(runtime limits: expected time + {TIME_MARGIN:.0%})")
+    if total_windows:
+        lines.append(f"  requested / measurement windows: {total_requested / total_windows:.2f}x")
+    for left in study_plan.left_out:
+        lines.append(f"  left out ({left.reason}): {'/'.join(left.tuple)}: {left.detail}")
     return "\n".join(lines)
 
 
@@ -180,16 +158,16 @@ def sbatch_line(job: dict[str, Any], setup: dict[str, Any], account: str | None 
 
 def sbatch_preview(config_path: str | Path, account: str | None = None) -> str:
     """One sbatch line per GPU rule and setup, as the plugin would submit it."""
-    study, does_not_fit = load(config_path)
+    study_plan = load(config_path)
     seen = set()
     lines = []
-    for job in gpu_jobs(study, does_not_fit):
+    for job in study_plan.gpu_jobs():
         key = (job["rule"], job["setup"])
         if key in seen:
             continue
         seen.add(key)
         lines.append(f"# {job['rule']} on {job['setup']} ({job['model']}/{job['variant']})")
-        lines.append(sbatch_line(job, study.setup(job["setup"]), account))
+        lines.append(sbatch_line(job, study_plan.study.setup(job["setup"]), account))
     return "\n".join(lines)
 
 

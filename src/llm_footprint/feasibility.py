@@ -1,8 +1,9 @@
 """Will a (model, variant) fit a setup's device memory? Decided before anything is submitted.
 
 estimate = weights + KV cache + activations + fixed runtime overhead, in GB (10^9 bytes):
-- weights: parameters x bytes per parameter of the variant (GPTQ: packed low-bit linear
-  weights plus one fp16 scale and one packed zero per group; embeddings stay in 16 bits);
+- weights: parameters x bytes per parameter of the variant, as its compression method
+  counts them (GPTQ: packed low-bit linear weights plus one fp16 scale and one packed zero
+  per group; embeddings stay in 16 bits);
 - KV cache: 2 (K and V) x layers x KV heads x head size x context tokens x batch x 2 bytes;
 - activations: a fraction of the weights; overhead: CUDA context, kernels, allocator.
 The architecture comes from the model's config.json when it is readable (a local folder or an
@@ -18,9 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atomic
+from . import atomic, compression
 
-BYTES_PER_PARAM = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 EMBEDDING_SHARE_WITHOUT_ARCH = 0.04  # LLaMA-7B: 2 x 32000 x 4096 of 6.7 B parameters
 
 
@@ -82,16 +82,8 @@ class Estimate:
 
 def weight_bytes(parameters: float, variant: dict[str, Any], arch: Architecture,
                  checkpoint_dtype: str | None) -> float:
-    if variant["method"] == "gptq":
-        embeddings = arch.embedding_parameters(parameters)
-        linear = max(0.0, parameters - embeddings)
-        group = variant["group_size"] if variant["group_size"] > 0 else arch.hidden
-        per_weight = variant["bits"] / 8 + (2 + variant["bits"] / 8) / group
-        return linear * per_weight + embeddings * 2.0
-    dtype = variant.get("dtype", "auto")
-    if dtype == "auto":
-        dtype = checkpoint_dtype or "float16"
-    return parameters * BYTES_PER_PARAM.get(dtype, 2.0)
+    return compression.method(variant["method"]).weight_bytes(parameters, variant, arch,
+                                                                checkpoint_dtype)
 
 
 def kv_cache_bytes(arch: Architecture, context_tokens: int, batch_size: int) -> float:

@@ -12,13 +12,13 @@ from typing import Any
 
 from . import atomic
 from .tables import add_baseline_columns
+from .schema import ConfigError
 
 ENERGY_REQUIRED = ("model", "variant", "setup", "cpu_energy_kwh", "gpu_energy_kwh",
                    "ram_energy_kwh")
 ENERGY_OPTIONAL = ("ram_correction_factor", "duration_s", "busy_time_s", "requests",
                    "output_tokens", "device")
 QUALITY_REQUIRED = ("model", "variant", "task", "metric", "value")
-QUALITY_OPTIONAL = ("stderr", "higher_is_better", "n_samples", "num_fewshot")
 
 
 class MeasurementFileError(ValueError):
@@ -111,3 +111,23 @@ def import_quality(path: str | Path, baseline_variant: str, out_csv: str | Path)
     rows = add_baseline_columns(rows, baseline_variant)
     atomic.write_csv(out_csv, rows, QUALITY_COLUMNS)
     return rows
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Imported measurement files are readable and hold the baseline variant."""
+    measurements = config["measurements"]
+    if not measurements:
+        return
+    try:
+        energy = read_energy(measurements["energy"])
+    except MeasurementFileError as error:
+        raise ConfigError("measurements.energy", str(error)) from None
+    baseline = config["study"]["baseline_variant"]
+    if not any(row["variant"] == baseline for row in energy):
+        raise ConfigError("study.baseline_variant",
+                          f"{baseline!r} does not appear in {measurements['energy']}")
+    if measurements["quality"]:
+        try:
+            read_quality(measurements["quality"])
+        except MeasurementFileError as error:
+            raise ConfigError("measurements.quality", str(error)) from None

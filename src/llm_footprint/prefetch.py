@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, provenance
-from .quality.evaluate import WIKITEXT_HUB
+from .quality.perplexity import WIKITEXT_HUB
 from .quality.task_sets import resolve_tasks
 
 log = logging.getLogger(__name__)

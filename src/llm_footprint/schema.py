@@ -156,6 +156,8 @@ def fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None
                 fill_defaults(instance, schema["then"], root)
         elif "else" in schema:
             fill_defaults(instance, schema["else"], root)
+        for part in schema.get("allOf", []):
+            fill_defaults(instance, part, root)
         properties = schema.get("properties", {})
         for key, sub in properties.items():
             sub = _resolve(sub, root)
@@ -194,6 +196,16 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
         close = difflib.get_close_matches(str(name), allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(allowed)})"
         return (f"{key}.{name}" if key else str(name)), f"unknown key{hint}"
+    if kind == "unevaluatedProperties" and isinstance(error.instance, dict):
+        # keys that no applicable block (e.g. the variant's method) declares
+        unexpected = [k for k in error.instance if f"'{k}'" in error.message]
+        name = unexpected[0] if unexpected else "?"
+        known = set(error.schema.get("properties", {})) | (set(error.instance) - set(unexpected))
+        close = difflib.get_close_matches(str(name), sorted(known), n=1)
+        method = error.instance.get("method")
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        where = f" for method {method!r}" if method else ""
+        return (f"{key}.{name}" if key else str(name)), f"unknown key{where}{hint}"
     if kind == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return (f"{key}.{missing}" if key else missing), "is required but missing"

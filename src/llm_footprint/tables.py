@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import atomic
-from .compress import SUMMARY_FILE
+from .compression.checkpoint import SUMMARY_FILE
 
 COMPRESSION_COLUMNS = [
     "model", "variant", "method", "bits", "group_size", "desc_act", "sym", "dtype",

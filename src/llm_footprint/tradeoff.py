@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
+from .quality.task_sets import resolve_tasks
+from .schema import ConfigError
 
 CHANCE_MARGIN = 0.8
 PC_EXPONENT = 1.5
@@ -153,3 +155,23 @@ def tradeoff_table(energy_csv: str | Path, quality_csv: str | Path | None,
                 row[key] = None
     atomic.write_csv(out_csv, rows)
     return rows
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Baseline setup, weights, and metrics of tasks the study measures."""
+    tradeoff = config["tradeoff"]
+    setup = tradeoff["baseline_setup"]
+    if setup is not None and config["setups"] and setup not in config["setups"]:
+        raise ConfigError("tradeoff.baseline_setup",
+                          f"{setup!r} is not a setup (setups: {', '.join(config['setups'])})")
+    for name, weights in tradeoff["weights"].items():
+        if weights["alpha"] + weights["beta"] <= 0:
+            raise ConfigError(f"tradeoff.weights.{name}", "alpha + beta must be positive")
+    if config["measurements"]:
+        return
+    tasks = {t["name"] for t in resolve_tasks(config["quality"])} | {"perplexity"}
+    for index, metric in enumerate(tradeoff["metrics"]):
+        if metric["task"] not in tasks:
+            raise ConfigError(f"tradeoff.metrics[{index}].task",
+                              f"{metric['task']!r} is not a quality task of this study "
+                              f"({', '.join(sorted(tasks))})")

@@ -1,47 +1,21 @@
-# Stage 1: compressed checkpoints under results/checkpoints/{model}/{variant}/.
+# Stage 1: compressed checkpoints under results/checkpoints/{model}/{variant}/, one rule for
+# every method (llm_footprint.compression): the variant's method decides what runs, where, and
+# with which resources.
 
 
 rule compress:
     input:
-        model=f"{RESOURCES}/models/{{model}}",
-        prefetch=PREFETCH,
+        unpack(compress_input),
     output:
-        checkpoint=directory(f"{RESULTS}/checkpoints/{{model}}/{{variant}}"),
-    wildcard_constraints:
-        variant=_one_of(GPTQ_VARIANTS) or "$^",
+        checkpoint=directory(PLAN.paths.checkpoint()),
     params:
         variant=variant_spec,
-        device=default_device,
-    threads: default_setup_threads()
+        device=PLAN.default_device,
+    threads: PLAN.threads_of("compress")
     resources:
-        mem_mb=default_setup_mem_mb,
-        runtime=compress_runtime_min,
-        energy_exclusive=1,
-        slurm_partition=default_setup_slurm("slurm_partition"),
-        gpu=default_setup_slurm("gpu"),
-        gpu_model=default_setup_slurm("gpu_model"),
+        **PLAN.resources("compress"),
     log:
-        "logs/compress/{model}/{variant}.log",
-    conda:
-        "../../envs/quantize.yaml"
-    script:
-        "../scripts/compress.py"
-
-
-# Method none: a manifest that points at the prepared weights (nothing to compute).
-rule reference_checkpoint:
-    input:
-        model=f"{RESOURCES}/models/{{model}}",
-    output:
-        checkpoint=directory(f"{RESULTS}/checkpoints/{{model}}/{{variant}}"),
-    wildcard_constraints:
-        variant=_one_of(REFERENCE_VARIANTS) or "$^",
-    params:
-        variant=variant_spec,
-        device=default_device,
-    log:
-        "logs/compress/{model}/{variant}.log",
-    localrule: True
+        PLAN.paths.log("compress", "{model}", "{variant}"),
     conda:
         "../../envs/quantize.yaml"
     script:
@@ -50,15 +24,15 @@ rule reference_checkpoint:
 
 rule compression_table:
     input:
-        checkpoints=checkpoint_dirs(),
+        checkpoints=PLAN.checkpoint_dirs(),
     output:
         table=report(
-            f"{RESULTS}/tables/compression.csv",
+            PLAN.paths.table("compression"),
             caption="../report/compression.rst",
             category="Compression",
         ),
     log:
-        "logs/compression_table.log",
+        PLAN.paths.log("compression_table"),
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -3,14 +3,13 @@
 
 rule prompt_schedule:
     input:
-        prefetch=PREFETCH,
+        prefetch=PLAN.prefetch_record,
     output:
-        schedule=f"{RESULTS}/energy/schedule.json",
+        schedule=PLAN.paths.schedule,
     params:
-        # only what the schedule is made of, so that e.g. more repeats reuse it
-        energy=canonical({k: config["energy"][k] for k in ("prompts", "schedule")}),
+        energy=PLAN.schedule_params,
     log:
-        "logs/prompt_schedule.log",
+        PLAN.paths.log("prompt_schedule"),
     localrule: True
     conda:
         "../../envs/energy.yaml"
@@ -19,29 +18,24 @@ rule prompt_schedule:
 
 
 # Energy runs spoil each other's measurement: each takes the whole `energy_exclusive`
-# capacity, which every other heavy job needs a share of (see common.smk), so on one machine
-# a measurement never overlaps another job of the workflow.
+# capacity, which every other heavy job needs a share of (llm_footprint.plan), so on one
+# machine a measurement never overlaps another job of the workflow.
 rule measure_energy:
     input:
-        model=f"{RESOURCES}/models/{{model}}",
-        checkpoint=f"{RESULTS}/checkpoints/{{model}}/{{variant}}",
-        schedule=f"{RESULTS}/energy/schedule.json",
+        model=PLAN.paths.model(),
+        checkpoint=PLAN.paths.checkpoint(),
+        schedule=PLAN.paths.schedule,
     output:
-        measurement=directory(f"{RESULTS}/energy/{{model}}/{{variant}}/{{setup}}"),
+        measurement=directory(PLAN.paths.energy()),
     params:
-        energy=canonical(config["energy"]),
+        energy=PLAN.section("energy"),
         setup=setup_spec,
-        study=STUDY.name,
-    threads: setup_threads
+        study=PLAN.study.name,
+    threads: PLAN.threads_of("measure_energy")
     resources:
-        mem_mb=setup_mem_mb,
-        runtime=energy_runtime_min,
-        energy_exclusive=ENERGY_EXCLUSIVE_CAPACITY,
-        slurm_partition=setup_slurm("slurm_partition"),
-        gpu=setup_slurm("gpu"),
-        gpu_model=setup_slurm("gpu_model"),
+        **PLAN.resources("measure_energy"),
     log:
-        "logs/measure_energy/{model}/{variant}/{setup}.log",
+        PLAN.paths.log("measure_energy", "{model}", "{variant}", "{setup}"),
     conda:
         "../../envs/energy.yaml"
     script:
@@ -50,15 +44,15 @@ rule measure_energy:
 
 rule energy_table:
     input:
-        measurements=energy_dirs(),
+        measurements=PLAN.energy_dirs(),
     output:
         table=report(
-            f"{RESULTS}/tables/energy.csv",
+            PLAN.paths.table("energy"),
             caption="../report/energy.rst",
             category="Energy",
         ),
     log:
-        "logs/energy_table.log",
+        PLAN.paths.log("energy_table"),
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -4,15 +4,15 @@
 
 rule import_energy:
     input:
-        measurements=config["measurements"]["energy"],
+        measurements=PLAN.measurement_file("energy"),
     output:
         table=report(
-            f"{RESULTS}/tables/energy.csv",
+            PLAN.paths.table("energy"),
             caption="../report/energy.rst",
             category="Energy",
         ),
     log:
-        "logs/import_energy.log",
+        PLAN.paths.log("import_energy"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -22,17 +22,17 @@ rule import_energy:
 
 rule import_quality:
     input:
-        measurements=config["measurements"]["quality"] or [],
+        measurements=PLAN.measurement_file("quality"),
     output:
         table=report(
-            f"{RESULTS}/tables/quality.csv",
+            PLAN.paths.table("quality"),
             caption="../report/quality.rst",
             category="Quality",
         ),
     params:
-        baseline_variant=STUDY.baseline_variant,
+        baseline_variant=PLAN.study.baseline_variant,
     log:
-        "logs/import_quality.log",
+        PLAN.paths.log("import_quality"),
     localrule: True
     conda:
         "../../envs/report.yaml"

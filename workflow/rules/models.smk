@@ -3,11 +3,11 @@
 
 rule prepare_model:
     output:
-        model=directory(f"{RESOURCES}/models/{{model}}"),
+        model=directory(PLAN.paths.model()),
     params:
         spec=model_spec,
     log:
-        "logs/prepare_model/{model}.log",
+        PLAN.paths.log("prepare_model", "{model}"),
     # downloads need the login node's network; conversion is light
     localrule: True
     conda:

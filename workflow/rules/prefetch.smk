@@ -3,11 +3,11 @@
 
 rule prefetch:
     output:
-        record=f"{RESOURCES}/prefetch/{STUDY.name}.json",
+        record=PLAN.prefetch_record,
     params:
-        plan=canonical(PREFETCH_PLAN),
+        plan=PLAN.prefetch,
     log:
-        "logs/prefetch.log",
+        PLAN.paths.log("prefetch"),
     localrule: True
     conda:
         "../../envs/evaluate.yaml"

@@ -3,9 +3,9 @@
 
 rule punkt_tab:
     output:
-        nltk_data=directory(f"{RESOURCES}/nltk_data"),
+        nltk_data=directory(PLAN.paths.nltk_data),
     log:
-        "logs/punkt_tab.log",
+        PLAN.paths.log("punkt_tab"),
     localrule: True
     conda:
         "../../envs/evaluate.yaml"
@@ -15,27 +15,22 @@ rule punkt_tab:
 
 rule evaluate:
     input:
-        model=f"{RESOURCES}/models/{{model}}",
-        checkpoint=f"{RESULTS}/checkpoints/{{model}}/{{variant}}",
-        nltk_data=NLTK_DATA,
-        prefetch=PREFETCH,
+        model=PLAN.paths.model(),
+        checkpoint=PLAN.paths.checkpoint(),
+        nltk_data=PLAN.paths.nltk_data if PLAN.needs_punkt else [],
+        prefetch=PLAN.prefetch_record,
     output:
-        quality=f"{RESULTS}/quality/{{model}}/{{variant}}.json",
+        quality=PLAN.paths.quality(),
     params:
-        quality=canonical(config["quality"]),
-        setup_id=STUDY.default_setup,
-        setup=runtime_setup(STUDY.default_setup),
-        study=STUDY.name,
-    threads: default_setup_threads()
+        quality=PLAN.section("quality"),
+        setup_id=PLAN.study.default_setup,
+        setup=PLAN.runtime_setup(PLAN.study.default_setup),
+        study=PLAN.study.name,
+    threads: PLAN.threads_of("evaluate")
     resources:
-        mem_mb=default_setup_mem_mb,
-        runtime=evaluate_runtime_min,
-        energy_exclusive=1,
-        slurm_partition=default_setup_slurm("slurm_partition"),
-        gpu=default_setup_slurm("gpu"),
-        gpu_model=default_setup_slurm("gpu_model"),
+        **PLAN.resources("evaluate"),
     log:
-        "logs/evaluate/{model}/{variant}.log",
+        PLAN.paths.log("evaluate", "{model}", "{variant}"),
     conda:
         "../../envs/evaluate.yaml"
     script:
@@ -44,17 +39,17 @@ rule evaluate:
 
 rule quality_table:
     input:
-        quality=quality_files(),
+        quality=PLAN.quality_files(),
     output:
         table=report(
-            f"{RESULTS}/tables/quality.csv",
+            PLAN.paths.table("quality"),
             caption="../report/quality.rst",
             category="Quality",
         ),
     params:
-        baseline_variant=STUDY.baseline_variant,
+        baseline_variant=PLAN.study.baseline_variant,
     log:
-        "logs/quality_table.log",
+        PLAN.paths.log("quality_table"),
     localrule: True
     conda:
         "../../envs/report.yaml"

@@ -6,19 +6,17 @@
 # parse-time estimate that chose which tuples run may only have had a parameter count).
 rule feasibility:
     input:
-        models=prepared_models(),
+        models=PLAN.prepared_models(),
     output:
         table=report(
-            f"{RESULTS}/tables/feasibility.csv",
+            PLAN.paths.table("feasibility"),
             caption="../report/feasibility.rst",
             category="Feasibility",
         ),
     params:
-        study=canonical(
-            {k: config[k] for k in ("study", "models", "variants", "setups", "feasibility")}
-        ),
+        study=PLAN.feasibility_params,
     log:
-        "logs/feasibility.log",
+        PLAN.paths.log("feasibility"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -28,18 +26,18 @@ rule feasibility:
 
 rule carbon:
     input:
-        energy=f"{RESULTS}/tables/energy.csv",
+        energy=PLAN.paths.table("energy"),
     output:
         table=report(
-            f"{RESULTS}/tables/carbon.csv",
+            PLAN.paths.table("carbon"),
             caption="../report/carbon.rst",
             category="Carbon",
         ),
     params:
-        carbon=canonical(config["carbon"]),
-        setups=canonical(config["setups"]),
+        carbon=PLAN.section("carbon"),
+        setups=PLAN.section("setups"),
     log:
-        "logs/carbon.log",
+        PLAN.paths.log("carbon"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -49,20 +47,20 @@ rule carbon:
 
 rule tradeoff:
     input:
-        energy=f"{RESULTS}/tables/energy.csv",
-        quality=quality_table(),
+        energy=PLAN.paths.table("energy"),
+        quality=PLAN.quality_table(),
     output:
         table=report(
-            f"{RESULTS}/tables/tradeoff.csv",
+            PLAN.paths.table("tradeoff"),
             caption="../report/tradeoff.rst",
             category="Trade-off",
         ),
     params:
-        tradeoff=canonical(config["tradeoff"]),
-        baseline_variant=STUDY.baseline_variant,
-        teachers=STUDY.teachers,
+        tradeoff=PLAN.section("tradeoff"),
+        baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
     log:
-        "logs/tradeoff.log",
+        PLAN.paths.log("tradeoff"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -70,22 +68,23 @@ rule tradeoff:
         "../scripts/tradeoff.py"
 
 
+# the same inputs and parameters as the trade-off score; its own script
 rule relative_change:
     input:
-        energy=f"{RESULTS}/tables/energy.csv",
-        quality=quality_table(),
+        energy=PLAN.paths.table("energy"),
+        quality=PLAN.quality_table(),
     output:
         table=report(
-            f"{RESULTS}/tables/relative_change.csv",
+            PLAN.paths.table("relative_change"),
             caption="../report/relative_change.rst",
             category="Trade-off",
         ),
     params:
-        tradeoff=canonical(config["tradeoff"]),
-        baseline_variant=STUDY.baseline_variant,
-        teachers=STUDY.teachers,
+        tradeoff=PLAN.section("tradeoff"),
+        baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
     log:
-        "logs/relative_change.log",
+        PLAN.paths.log("relative_change"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -93,43 +92,23 @@ rule relative_change:
         "../scripts/relative_change.py"
 
 
-rule figure_carbon_bubbles:
-    input:
-        table=f"{RESULTS}/tables/carbon.csv",
-    output:
-        png=report(
-            f"{RESULTS}/figures/carbon_bubbles_{{model}}.png",
-            caption="../report/carbon_bubbles.rst",
-            category="Carbon",
-            labels={"model": "{model}", "figure": "emissions per country"},
-        ),
-        svg=f"{RESULTS}/figures/carbon_bubbles_{{model}}.svg",
-    params:
-        figure="carbon_bubbles",
-    log:
-        "logs/figures/carbon_bubbles_{model}.log",
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/figure.py"
-
-
+# Figures: one rule skeleton (workflow/scripts/figure.py draws the figure named in params),
+# the others derived from it with their own table, report entry and parameters.
 rule figure_energy_components:
     input:
-        table=f"{RESULTS}/tables/energy.csv",
+        table=PLAN.paths.table("energy"),
     output:
         png=report(
-            f"{RESULTS}/figures/energy_components.png",
+            PLAN.paths.figure("energy_components", "png"),
             caption="../report/energy_components.rst",
             category="Energy",
             labels={"figure": "energy by component"},
         ),
-        svg=f"{RESULTS}/figures/energy_components.svg",
+        svg=PLAN.paths.figure("energy_components", "svg"),
     params:
         figure="energy_components",
     log:
-        "logs/figures/energy_components.log",
+        PLAN.paths.log("figures", "energy_components"),
     localrule: True
     conda:
         "../../envs/report.yaml"
@@ -137,70 +116,72 @@ rule figure_energy_components:
         "../scripts/figure.py"
 
 
-rule figure_quality_vs_energy:
+use rule figure_energy_components as figure_carbon_bubbles with:
     input:
-        table=f"{RESULTS}/tables/energy.csv",
-        quality=quality_table(),
+        table=PLAN.paths.table("carbon"),
     output:
         png=report(
-            f"{RESULTS}/figures/quality_vs_energy.png",
+            PLAN.paths.figure("carbon_bubbles_{model}", "png"),
+            caption="../report/carbon_bubbles.rst",
+            category="Carbon",
+            labels={"model": "{model}", "figure": "emissions per country"},
+        ),
+        svg=PLAN.paths.figure("carbon_bubbles_{model}", "svg"),
+    params:
+        figure="carbon_bubbles",
+    log:
+        PLAN.paths.log("figures", "carbon_bubbles_{model}"),
+
+
+use rule figure_energy_components as figure_quality_vs_energy with:
+    input:
+        table=PLAN.paths.table("energy"),
+        quality=PLAN.quality_table(),
+    output:
+        png=report(
+            PLAN.paths.figure("quality_vs_energy", "png"),
             caption="../report/quality_vs_energy.rst",
             category="Trade-off",
             labels={"figure": "quality vs energy"},
         ),
-        svg=f"{RESULTS}/figures/quality_vs_energy.svg",
+        svg=PLAN.paths.figure("quality_vs_energy", "svg"),
     params:
         figure="quality_vs_energy",
-        quality_metric=report_quality_metric(),
-        energy_figure=config["tradeoff"]["energy_figure"],
+        quality_metric=PLAN.report_quality_metric,
+        energy_figure=PLAN.section("tradeoff")["energy_figure"],
     log:
-        "logs/figures/quality_vs_energy.log",
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/figure.py"
+        PLAN.paths.log("figures", "quality_vs_energy"),
 
 
-rule figure_relative_change:
+use rule figure_energy_components as figure_relative_change with:
     input:
-        table=f"{RESULTS}/tables/relative_change.csv",
+        table=PLAN.paths.table("relative_change"),
     output:
         png=report(
-            f"{RESULTS}/figures/relative_change.png",
+            PLAN.paths.figure("relative_change", "png"),
             caption="../report/relative_change.rst",
             category="Trade-off",
             labels={"figure": "relative change"},
         ),
-        svg=f"{RESULTS}/figures/relative_change.svg",
+        svg=PLAN.paths.figure("relative_change", "svg"),
     params:
         figure="relative_change",
     log:
-        "logs/figures/relative_change.log",
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/figure.py"
+        PLAN.paths.log("figures", "relative_change"),
 
 
-rule figure_feasibility:
+use rule figure_energy_components as figure_feasibility with:
     input:
-        table=f"{RESULTS}/tables/feasibility.csv",
+        table=PLAN.paths.table("feasibility"),
     output:
         png=report(
-            f"{RESULTS}/figures/feasibility.png",
+            PLAN.paths.figure("feasibility", "png"),
             caption="../report/feasibility.rst",
             category="Feasibility",
             labels={"figure": "feasibility matrix"},
         ),
-        svg=f"{RESULTS}/figures/feasibility.svg",
+        svg=PLAN.paths.figure("feasibility", "svg"),
     params:
         figure="feasibility",
     log:
-        "logs/figures/feasibility.log",
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
-    script:
-        "../scripts/figure.py"
+        PLAN.paths.log("figures", "feasibility"),

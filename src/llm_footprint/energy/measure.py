@@ -59,6 +59,34 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
     return idle
 
 
+def _measure_repeat(repeat: int, tracker: Any, nvml: Any, requests: list[dict[str, Any]],
+                    generate: Any, window_s: float, factor: float,
+                    idle: dict[str, Any] | None) -> tuple[dict[str, Any], list, dict[str, Any]]:
+    """One replay of the schedule under the tracker: its figures, served requests and the
+    tracker's record."""
+    nvml_start_mj = nvml.read_mj()
+    started_utc = _utc_now()
+    foreign = ForeignLoadMeter()
+    foreign.start()
+    tracker.start()
+    served, elapsed_s = replay(requests, generate, window_s)
+    tracked = tracker.stop()
+    foreign_figures = foreign.stop()
+    nvml_end_mj = nvml.read_mj()
+    figures = run_figures(tracked, served, factor)
+    figures.update(token_latency_figures(served))
+    figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
+                   replay_elapsed_s=elapsed_s, **foreign_figures)
+    figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
+                                      if nvml_start_mj is not None else None)
+    if idle:
+        add_dynamic_energy(figures, idle_power_w(idle, factor))
+    log.info("repeat %d: hardware %.6f kWh (CPU %.6f, GPU %.6f, RAM %.6f x %g) over %.1f s",
+             repeat, figures["hardware_energy_kwh"], figures["cpu_energy_kwh"],
+             figures["gpu_energy_kwh"], figures["ram_energy_kwh"], factor, figures["duration_s"])
+    return figures, served, tracked
+
+
 def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir: str | Path,
                    schedule_json: str | Path, energy: dict[str, Any], setup: dict[str, Any],
                    out_dir: str | Path, threads: int = 1,
@@ -92,30 +120,11 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
                      len(requests), window_s)
             tracker = CheckedTracker(staging, EMISSIONS_FILE, tracker_settings,
                                      experiment=f"{model_id}/{variant_id}/{setup_id}/{repeat}")
-            nvml_start_mj = nvml.read_mj()
-            started_utc = _utc_now()
-            foreign = ForeignLoadMeter()
-            foreign.start()
-            tracker.start()
-            served, elapsed_s = replay(requests, generate, window_s)
-            tracked = tracker.stop()
-            foreign_figures = foreign.stop()
-            nvml_end_mj = nvml.read_mj()
-            sources.append(tracker.power_sources())
-            figures = run_figures(tracked, served, factor)
-            figures.update(token_latency_figures(served))
-            figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
-                           replay_elapsed_s=elapsed_s, **foreign_figures)
-            figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
-                                              if nvml_start_mj is not None else None)
-            if idle:
-                add_dynamic_energy(figures, idle_power_w(idle, factor))
+            figures, served, tracked = _measure_repeat(repeat, tracker, nvml, requests, generate,
+                                                       window_s, factor, idle)
             check_run(figures, len(requests), window_s, device, energy["max_duration_deviation"])
+            sources.append(tracker.power_sources())
             check_foreign_load(figures, energy.get("max_foreign_cpu_share"))
-            log.info("repeat %d: hardware %.6f kWh (CPU %.6f, GPU %.6f, RAM %.6f x %g) over "
-                     "%.1f s", repeat, figures["hardware_energy_kwh"], figures["cpu_energy_kwh"],
-                     figures["gpu_energy_kwh"], figures["ram_energy_kwh"], factor,
-                     figures["duration_s"])
             runs.append(figures)
             records.extend({"repeat": repeat, **record} for record in served)
         atomic.write_jsonl(staging / REQUESTS_FILE, records)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic, provenance
+from ..schema import ConfigError
 
 EOU = "__eou__"
 # DailyDialog separates punctuation from words ("Hello , how are you ?"); prompts are sent
@@ -113,3 +114,25 @@ def write_schedule(energy: dict[str, Any], out_json: str | Path) -> dict[str, An
                                                 seed=energy["schedule"]["seed"])
     atomic.write_json(out_json, schedule)
     return schedule
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """The prompt file and a schedule under which prompts arrive."""
+    energy = config["energy"]
+    if not energy["enabled"]:
+        return
+    prompts = energy["prompts"]
+    if prompts["source"] == "dailydialog_file":
+        if not prompts["path"]:
+            raise ConfigError("energy.prompts.path", "is required when source is dailydialog_file")
+        if not Path(prompts["path"]).is_file():
+            raise ConfigError("energy.prompts.path", f"file {prompts['path']} does not exist")
+        try:
+            dailydialog_file_dialogues(prompts["path"])
+        except ValueError as error:
+            raise ConfigError("energy.prompts.path", str(error)) from None
+    schedule = energy["schedule"]
+    if schedule["mean_interval_s"] > schedule["duration_s"]:
+        raise ConfigError("energy.schedule.mean_interval_s",
+                          f"{schedule['mean_interval_s']} s is longer than the "
+                          f"{schedule['duration_s']} s window: no prompt would arrive")

@@ -18,7 +18,7 @@ from ..loading import load_for_inference
 from . import nltk_offline
 from .local_data import read_records
 from .lm_tasks import lm_eval_task
-from .perplexity import token_perplexity
+from .perplexity import WIKITEXT_HUB, token_perplexity
 from .task_sets import resolve_tasks
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 # lm-eval result keys kept in the raw record (samples only when asked for)
 RAW_KEYS = ("results", "groups", "group_subtasks", "configs", "versions", "n-shot",
             "higher_is_better", "n-samples")
-WIKITEXT_HUB = ("Salesforce/wikitext", "wikitext-2-raw-v1", "test")
 
 
 def limit_value(limit: float | None) -> int | float | None:

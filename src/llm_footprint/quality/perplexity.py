@@ -16,6 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+# the hub dataset of token-level perplexity when no local text is given: WikiText-2 raw, test
+WIKITEXT_HUB = ("Salesforce/wikitext", "wikitext-2-raw-v1", "test")
+
 log = logging.getLogger(__name__)
 
 

@@ -1,0 +1,62 @@
+"""Compression methods behind one interface (``base.Method``), looked up by name.
+
+Adding a method: a module here with its ``Method`` subclass, an entry in ``METHODS``, its
+block in the config schema (``$defs/method_<name>``) and its tests. The rule ``compress``, the
+loader, feasibility estimates and SLURM requests go through ``method(name)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..prepare import known_model_config
+from ..schema import ConfigError
+from .base import CompressJob, Method
+from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
+from .gptq import GPTQ
+from .none import NoCompression
+
+METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ())}
+
+__all__ = ["METHODS", "MANIFEST_FILE", "SUMMARY_FILE", "CompressJob", "Description", "Method",
+           "check_config", "compress", "describe", "method"]
+
+
+def method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown compression method {name!r} "
+                         f"(methods: {', '.join(METHODS)})") from None
+
+
+def compress(model_id: str, variant_id: str, variant: dict[str, Any], prepared_dir: str | Path,
+             out_dir: str | Path, device: str = "cpu", threads: int = 1) -> dict[str, Any]:
+    """Compress a prepared model into ``out_dir`` with the variant's method."""
+    job = CompressJob(model_id, variant_id, variant, Path(prepared_dir), Path(out_dir), device,
+                      threads)
+    return method(variant["method"]).compress(job)
+
+
+def describe(checkpoint_dir: str | Path) -> Description:
+    """Size, bits per weight and sparsity of a checkpoint written by any method."""
+    return method(read_manifest(checkpoint_dir)["method"]).describe(Path(checkpoint_dir))
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Each variant's method exists and accepts its values, for every model whose config.json
+    can be read now (the compress job checks the others before it loads anything)."""
+    for variant_id, spec in config["variants"].items():
+        key = f"variants.{variant_id}"
+        if spec["method"] not in METHODS:
+            raise ConfigError(f"{key}.method", f"{spec['method']!r} is not a compression method "
+                                               f"(methods: {', '.join(METHODS)})")
+        METHODS[spec["method"]].check(key, spec)
+    for model_id in config["models"]:
+        model_config = known_model_config(config, model_id)
+        if model_config is None:
+            continue
+        for variant_id, spec in config["variants"].items():
+            METHODS[spec["method"]].check_model(f"variants.{variant_id}", spec, model_id,
+                                                model_config)

@@ -1,0 +1,454 @@
+"""The plan of a study: what runs, where its files go, and what each job is given.
+
+A ``Plan`` is built from a validated ``Study`` and owns, in one place, the paths of every
+result (all under ``study.output_root``, logs included; models and hub data under
+``study.resources_root``), the (model, variant, setup) tuples that run and those left out
+with the reason, the target lists, each job's parameters and resources, and the prefetch list.
+The workflow's rules read only ``PLAN``; everything here is plain Python, tested without
+Snakemake. Building a plan has no side effects: the SLURM partition check and the hub cache
+location are separate, named calls (``check_cluster``, ``use_hf_cache``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from . import cluster, compression
+from .feasibility import Estimate, model_facts, study_estimates
+from .prefetch import plan as prefetch_plan
+from .quality.task_sets import resolve_tasks
+from .study import Study, load_study
+
+# Set to 1 to skip the SLURM partition check (e.g. a dry run on a machine outside the cluster).
+SKIP_PARTITION_CHECK_ENV = "LLM_FOOTPRINT_SKIP_PARTITION_CHECK"
+
+# What a job needs to know of a setup: embodied carbon or the partition do not change a
+# measurement, so they are left out of job parameters (Snakemake reruns jobs whose params change).
+RUNTIME_SETUP_KEYS = ("device", "gpu_model", "gpu_memory_gb", "cpus", "mem_gb")
+
+# Keys of the `study` section that choose tuples; they change no estimate of feasibility.
+SELECTION_KEYS = ("include", "exclude")
+
+FIGURE_EXTENSIONS = ("png", "svg")
+
+# Energy measurements and other heavy jobs must not share a machine: a measurement takes the
+# whole capacity, every other heavy job a share of it. The resource is scoped locally (see the
+# Snakefile), so on a cluster it limits nothing across nodes; there, energy jobs ask for whole
+# nodes (profiles/slurm).
+ENERGY_EXCLUSIVE_CAPACITY = 100
+
+# The rules that run models, and the setup each runs on (None: wherever the cluster puts it).
+MODEL_RULES = ("compress", "evaluate", "measure_energy")
+
+
+def canonical(section: Any) -> Any:
+    """A config section with its keys sorted: Snakemake reruns a job when the text of its
+    params changes, and key order is not a change."""
+    return json.loads(json.dumps(section, sort_keys=True))
+
+
+def one_of(ids: list[str]) -> str:
+    """A wildcard constraint matching exactly these ids (never anything when empty)."""
+    return "|".join(re.escape(i) for i in ids) or "$^"
+
+
+class Tuple(NamedTuple):
+    model: str
+    variant: str
+    setup: str
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A tuple of the study's matrix that does not run, and why."""
+
+    tuple: Tuple
+    reason: str  # "excluded" or "infeasible"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file the workflow reads or writes, as patterns (wildcards as ``{model}`` ...) or,
+    given ids, as paths."""
+
+    results: str
+    resources: str
+    logs: str
+
+    def model(self, model: str = "{model}") -> str:
+        return f"{self.resources}/models/{model}"
+
+    def checkpoint(self, model: str = "{model}", variant: str = "{variant}") -> str:
+        return f"{self.results}/checkpoints/{model}/{variant}"
+
+    def quality(self, model: str = "{model}", variant: str = "{variant}") -> str:
+        return f"{self.results}/quality/{model}/{variant}.json"
+
+    def energy(self, model: str = "{model}", variant: str = "{variant}",
+               setup: str = "{setup}") -> str:
+        return f"{self.results}/energy/{model}/{variant}/{setup}"
+
+    @property
+    def schedule(self) -> str:
+        return f"{self.results}/energy/schedule.json"
+
+    def table(self, name: str) -> str:
+        return f"{self.results}/tables/{name}.csv"
+
+    def figure(self, stem: str, extension: str) -> str:
+        return f"{self.results}/figures/{stem}.{extension}"
+
+    def prefetch(self, study_name: str) -> str:
+        return f"{self.resources}/prefetch/{study_name}.json"
+
+    @property
+    def nltk_data(self) -> str:
+        return f"{self.resources}/nltk_data"
+
+    @property
+    def hf_cache(self) -> str:
+        return f"{self.resources}/hf_cache"
+
+    def log(self, rule: str, *wildcards: str) -> str:
+        """``logs/<rule>.log``, or ``logs/<rule>/<wildcard>/.../<last>.log``."""
+        return f"{self.logs}/{rule}/{'/'.join(wildcards)}.log" if wildcards \
+            else f"{self.logs}/{rule}.log"
+
+
+def _matches(pattern: dict[str, str], chosen: Tuple) -> bool:
+    return all(fnmatch.fnmatchcase(value, pattern.get(name, "*"))
+               for name, value in chosen._asdict().items())
+
+
+def selection_problem(study_section: dict[str, Any], chosen: Tuple) -> str | None:
+    """Why ``study.include``/``study.exclude`` leave a tuple out, or None if they keep it."""
+    include = study_section.get("include") or []
+    if include and not any(_matches(p, chosen) for p in include):
+        return "matches no pattern of study.include"
+    for index, pattern in enumerate(study_section.get("exclude") or []):
+        if _matches(pattern, chosen):
+            return f"matches study.exclude[{index}]"
+    return None
+
+
+class Plan:
+    """The plan of one validated study (see the module docstring)."""
+
+    def __init__(self, study: Study):
+        self.study = study
+        self.config = config = study.config
+        self.paths = Paths(results=config["study"]["output_root"],
+                           resources=config["study"]["resources_root"],
+                           logs=f"{config['study']['output_root']}/logs")
+        self.imported = study.imported
+        # memory estimates decide, before anything is submitted, which tuples can run at all
+        self.estimates: list[Estimate] = [] if self.imported else study_estimates(config)
+        self.tuples, self.left_out = self._choose_tuples()
+        self.prefetch: dict[str, Any] = {} if self.imported else canonical(prefetch_plan(config))
+        tasks = [] if self.imported else resolve_tasks(config["quality"])
+        if self.imported:
+            self.quality_measured = bool(config["measurements"]["quality"])
+        else:
+            self.quality_measured = bool(tasks) or config["quality"]["perplexity"]["enabled"]
+        # IFEval's scorer needs NLTK's punkt tables; other studies do not build them
+        self.needs_punkt = any(task["name"] == "ifeval" for task in tasks)
+        self.energy_enabled = self.imported or config["energy"]["enabled"]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], schema_path: str | Path,
+                    search_dirs: list[Path] | None = None) -> "Plan":
+        return cls(load_study(config, schema_path, search_dirs=search_dirs))
+
+    # ---- which tuples run ----------------------------------------------------------------
+
+    def _choose_tuples(self) -> tuple[list[Tuple], list[LeftOut]]:
+        fits = {(e.model, e.variant, e.setup): e for e in self.estimates}
+        running: list[Tuple] = []
+        left_out: list[LeftOut] = []
+        if self.imported:  # measured elsewhere: nothing runs here
+            return running, left_out
+        for model in self.study.models:
+            for variant in self.study.variants:
+                for setup in self.study.setups:
+                    chosen = Tuple(model, variant, setup)
+                    problem = selection_problem(self.config["study"], chosen)
+                    estimate = fits.get(chosen)
+                    if problem:
+                        if estimate is not None and estimate.fits is False:
+                            problem += " (and it would not fit)"
+                        left_out.append(LeftOut(chosen, "excluded", problem))
+                    elif estimate is not None and estimate.fits is False:
+                        left_out.append(LeftOut(chosen, "infeasible", (
+                            f"needs about {estimate.estimate_gb} GB, the device has "
+                            f"{estimate.device_memory_gb} GB")))
+                    else:
+                        running.append(chosen)
+        return running, left_out
+
+    @property
+    def infeasible(self) -> list[Tuple]:
+        return [o.tuple for o in self.left_out if o.reason == "infeasible"]
+
+    @property
+    def excluded(self) -> list[Tuple]:
+        return [o.tuple for o in self.left_out if o.reason == "excluded"]
+
+    @property
+    def checkpoints(self) -> list[tuple[str, str]]:
+        """(model, variant) pairs compressed: those of a tuple that is not excluded."""
+        kept = {(t.model, t.variant) for t in self.tuples}
+        kept |= {(o.tuple.model, o.tuple.variant) for o in self.left_out if o.reason != "excluded"}
+        return [(m, v) for m in self.study.models for v in self.study.variants if (m, v) in kept]
+
+    @property
+    def models(self) -> list[str]:
+        """Models prepared: those with a checkpoint."""
+        if self.imported:
+            return []
+        return list(dict.fromkeys(model for model, _ in self.checkpoints))
+
+    @property
+    def evaluated(self) -> list[tuple[str, str]]:
+        """(model, variant) pairs whose quality is measured: on the default setup, so only
+        where the default setup's tuple runs."""
+        if self.imported or not self.quality_measured:
+            return []
+        default = self.study.default_setup
+        return [(t.model, t.variant) for t in self.tuples if t.setup == default]
+
+    @property
+    def measured(self) -> list[Tuple]:
+        """Tuples whose energy is measured."""
+        if self.imported or not self.config["energy"]["enabled"]:
+            return []
+        return list(self.tuples)
+
+    def wildcard_pattern(self, name: str) -> str:
+        ids = {"model": self.study.reported_models(), "variant": self.study.variants,
+               "setup": self.study.setups}[name]
+        return one_of(ids)
+
+    def describe(self) -> str:
+        """What runs and what is left out, one line each, for people."""
+        lines = [f"study {self.study.name}: {len(self.tuples)} tuples run, "
+                 f"{len(self.left_out)} left out"]
+        lines += [f"  left out ({o.reason}): {'/'.join(o.tuple)}: {o.detail}"
+                  for o in self.left_out]
+        return "\n".join(lines)
+
+    # ---- targets -------------------------------------------------------------------------
+
+    @property
+    def prefetch_record(self) -> str:
+        return self.paths.prefetch(self.study.name)
+
+    def checkpoint_dirs(self) -> list[str]:
+        return [self.paths.checkpoint(m, v) for m, v in self.checkpoints]
+
+    def prepared_models(self) -> list[str]:
+        return [self.paths.model(m) for m in self.models]
+
+    def quality_files(self) -> list[str]:
+        return [self.paths.quality(m, v) for m, v in self.evaluated]
+
+    def quality_table(self) -> list[str]:
+        return [self.paths.table("quality")] if self.quality_measured else []
+
+    def energy_dirs(self) -> list[str]:
+        return [self.paths.energy(*t) for t in self.measured]
+
+    def measurement_file(self, kind: str) -> str | list[str]:
+        """The imported ``energy`` or ``quality`` file; [] when there is none."""
+        return (self.config["measurements"] or {}).get(kind) or []
+
+    def figure_stems(self) -> list[str]:
+        stems = [f"carbon_bubbles_{model}" for model in self.study.reported_models()]
+        stems += ["energy_components", "relative_change", "feasibility"]
+        if self.quality_measured:
+            stems.append("quality_vs_energy")
+        return stems
+
+    def figure_files(self) -> list[str]:
+        return [self.paths.figure(stem, ext) for stem in self.figure_stems()
+                for ext in FIGURE_EXTENSIONS]
+
+    def report_targets(self) -> list[str]:
+        if not self.energy_enabled:
+            return [self.paths.table("feasibility")]
+        tables = ("energy", "carbon", "tradeoff", "relative_change", "feasibility")
+        return [*(self.paths.table(name) for name in tables), *self.figure_files()]
+
+    def all_targets(self) -> list[str]:
+        # per-job outputs are listed themselves, not only through the tables: Snakemake does
+        # not rebuild a deleted intermediate whose downstream files are still present
+        if self.imported:
+            return [*self.quality_table(), *self.report_targets()]
+        return [*self.checkpoint_dirs(), self.paths.table("compression"), *self.quality_files(),
+                *self.quality_table(), *self.energy_dirs(), *self.report_targets()]
+
+    # ---- job parameters ------------------------------------------------------------------
+
+    def model_spec(self, model: str) -> dict[str, Any]:
+        return canonical(self.study.model(model))
+
+    def variant_spec(self, variant: str) -> dict[str, Any]:
+        return canonical(self.study.variant(variant))
+
+    def method(self, variant: str) -> compression.Method:
+        return compression.method(self.study.variant(variant)["method"])
+
+    def runtime_setup(self, setup: str) -> dict[str, Any]:
+        return canonical({k: self.study.setup(setup)[k] for k in RUNTIME_SETUP_KEYS})
+
+    @property
+    def default_device(self) -> str:
+        return self.study.setup(self.study.default_setup)["device"]
+
+    def section(self, name: str) -> Any:
+        return canonical(self.config[name])
+
+    @property
+    def schedule_params(self) -> dict[str, Any]:
+        # only what the schedule is made of, so that e.g. more repeats reuse it
+        return canonical({k: self.config["energy"][k] for k in ("prompts", "schedule")})
+
+    @property
+    def feasibility_params(self) -> dict[str, Any]:
+        sections = {k: self.config[k] for k in ("models", "variants", "setups", "feasibility")}
+        study = {k: v for k, v in self.config["study"].items() if k not in SELECTION_KEYS}
+        return canonical({"study": study, **sections})
+
+    @property
+    def report_quality_metric(self) -> dict[str, str]:
+        chosen = self.config["report"]["quality_metric"] or next(
+            iter(self.config["tradeoff"]["metrics"]), None)
+        if chosen is None:
+            return {"task": "perplexity", "metric": "token_perplexity"}
+        return {"task": chosen["task"], "metric": chosen["metric"]}
+
+    # ---- resources: generic here, mapped to the cluster by profiles/slurm ----------------
+
+    def threads(self, setup: str) -> int:
+        return self.study.setup(setup)["cpus"]
+
+    def mem_mb(self, setup: str, attempt: int = 1) -> int:
+        # memory grows with each retry so that an out-of-memory kill is not repeated as is
+        return int(self.study.setup(setup)["mem_gb"] * 1024 * (1 + 0.5 * (attempt - 1)))
+
+    def slurm(self, setup: str | None) -> dict[str, Any]:
+        """Partition and GPU request of a job on ``setup``; None: a CPU-only job in the default
+        setup's partition (one the cluster is known to have)."""
+        if setup is None:
+            return {**cluster.slurm_resources(self.study.setup(self.study.default_setup)),
+                    "gpu": 0, "gpu_model": ""}
+        return cluster.slurm_resources(self.study.setup(setup))
+
+    def params_b(self, model: str) -> float:
+        parameters, *_ = model_facts(model, self.study.model(model),
+                                     Path(self.paths.model(model)))
+        return cluster.params_b(self.study.model(model), parameters)
+
+    def compress_setup(self, variant: str) -> str | None:
+        """Where a compression runs: the default setup; None for bookkeeping methods, which
+        need no GPU."""
+        return self.study.default_setup if self.method(variant).heavy else None
+
+    def compress_minutes(self, model: str, variant: str, attempt: int = 1) -> int:
+        expected = self.method(variant).expected_minutes(self.params_b(model))
+        return cluster.requested_minutes(expected, attempt)
+
+    def evaluate_minutes(self, model: str, attempt: int = 1) -> int:
+        return cluster.requested_minutes(cluster.evaluate_minutes(self.params_b(model)), attempt)
+
+    def energy_minutes(self, attempt: int = 1) -> int:
+        return cluster.requested_minutes(cluster.energy_minutes(self.config["energy"]), attempt)
+
+    def energy_window_minutes(self) -> float:
+        energy = self.config["energy"]
+        return energy["schedule"]["duration_s"] * energy["repeats"] / 60
+
+    def job_setup(self, rule: str, wildcards: Any) -> str | None:
+        """The setup a job of ``rule`` runs on, from its wildcards."""
+        if rule == "measure_energy":
+            return wildcards.setup
+        if rule == "compress":
+            return self.compress_setup(wildcards.variant)
+        return self.study.default_setup
+
+    def threads_of(self, rule: str) -> Any:
+        """The ``threads`` of a rule running models, as a function of the wildcards."""
+        def threads(wildcards: Any) -> int:
+            setup = self.job_setup(rule, wildcards)
+            return self.threads(setup) if setup else 1
+
+        return threads
+
+    def resources(self, rule: str) -> dict[str, Any]:
+        """The ``resources`` of a rule running models, as functions of wildcards and attempt."""
+        if rule not in MODEL_RULES:
+            raise ValueError(f"{rule!r} runs no model (rules: {', '.join(MODEL_RULES)})")
+
+        def mem_mb(wildcards: Any, attempt: int) -> int:
+            return self.mem_mb(self.job_setup(rule, wildcards) or self.study.default_setup,
+                               attempt)
+
+        def runtime(wildcards: Any, attempt: int) -> int:
+            if rule == "compress":
+                return self.compress_minutes(wildcards.model, wildcards.variant, attempt)
+            if rule == "evaluate":
+                return self.evaluate_minutes(wildcards.model, attempt)
+            return self.energy_minutes(attempt)
+
+        def energy_exclusive(wildcards: Any) -> int:
+            if rule == "measure_energy":
+                return ENERGY_EXCLUSIVE_CAPACITY
+            return 1 if self.job_setup(rule, wildcards) else 0
+
+        def slurm(key: str) -> Any:
+            def resource(wildcards: Any) -> Any:
+                return self.slurm(self.job_setup(rule, wildcards))[key]
+
+            return resource
+
+        return {"mem_mb": mem_mb, "runtime": runtime, "energy_exclusive": energy_exclusive,
+                **{key: slurm(key) for key in ("slurm_partition", "gpu", "gpu_model")}}
+
+    def gpu_jobs(self) -> list[dict[str, Any]]:
+        """Every job that asks for a compute node: rule, wildcards, setup, minutes, GPUs."""
+        default = self.study.default_setup
+        jobs = [{"rule": "compress", "model": m, "variant": v, "setup": default,
+                 "minutes": self.compress_minutes(m, v)}
+                for m, v in self.checkpoints if self.method(v).heavy]
+        jobs += [{"rule": "evaluate", "model": m, "variant": v, "setup": default,
+                  "minutes": self.evaluate_minutes(m)} for m, v in self.evaluated]
+        jobs += [{"rule": "measure_energy", "model": t.model, "variant": t.variant,
+                  "setup": t.setup, "minutes": self.energy_minutes(),
+                  "window_minutes": self.energy_window_minutes()} for t in self.measured]
+        for job in jobs:
+            job["gpus"] = self.slurm(job["setup"])["gpu"]
+            job.setdefault("window_minutes", None)
+        return jobs
+
+    # ---- the two calls with effects outside the plan -------------------------------------
+
+    def check_cluster(self, environ: dict[str, str] | None = None) -> None:
+        """On a SLURM cluster, a setup naming a partition the cluster lacks stops here, not at
+        sbatch. Skipped with LLM_FOOTPRINT_SKIP_PARTITION_CHECK=1 (runs ``sinfo``)."""
+        environ = os.environ if environ is None else environ
+        if environ.get(SKIP_PARTITION_CHECK_ENV) == "1" or self.imported:
+            return
+        if any(self.study.setup(s)["partition"] for s in self.study.setups):
+            cluster.check_partitions(self.config["setups"], cluster.cluster_partitions())
+
+    def use_hf_cache(self, environ: dict[str, str] | None = None) -> str:
+        """Hub downloads go to the project's cache unless the user keeps one of their own; jobs
+        on compute nodes inherit the variable (the SLURM plugin submits with --export=ALL)."""
+        environ = os.environ if environ is None else environ
+        return environ.setdefault("HF_HOME", str(Path(self.paths.hf_cache).resolve()))

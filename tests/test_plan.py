@@ -1,0 +1,214 @@
+"""The plan of the shipped studies, without Snakemake: tuples, paths, targets, resources."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from conftest import REPO, SCHEMA, demo_config
+
+from llm_footprint import cluster
+from llm_footprint.plan import Paths, Plan, Tuple, selection_problem
+
+
+def _config(name: str) -> dict:
+    with open(REPO / "configs" / name, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _plan(config: dict, tmp_path=None) -> Plan:
+    config = copy.deepcopy(config)
+    if tmp_path is not None:  # no prepared model of an earlier run changes the estimates
+        config["study"]["resources_root"] = str(tmp_path / "resources")
+    return Plan.from_config(config, SCHEMA, search_dirs=[REPO])
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return _plan(demo_config())
+
+
+@pytest.fixture(scope="module")
+def thesis(tmp_path_factory):
+    return _plan(_config("thesis.yaml"), tmp_path_factory.mktemp("thesis"))
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    return _plan(_config("paper.yaml"), tmp_path_factory.mktemp("paper"))
+
+
+def test_demo_plans_every_tuple_on_the_laptop(demo):
+    variants = ["full", "gptq-4bit", "gptq-8bit"]
+    assert demo.tuples == [Tuple("smollm2-135m", v, "laptop-cpu") for v in variants]
+    assert demo.left_out == []
+    assert demo.evaluated == [("smollm2-135m", v) for v in variants]
+    assert demo.needs_punkt and demo.quality_measured and demo.energy_enabled
+
+
+def test_demo_paths_are_those_of_earlier_runs(demo):
+    paths = demo.paths
+    assert paths == Paths(results="results", resources="resources", logs="results/logs")
+    assert paths.checkpoint() == "results/checkpoints/{model}/{variant}"
+    assert paths.checkpoint("m", "v") == "results/checkpoints/m/v"
+    assert paths.quality("m", "v") == "results/quality/m/v.json"
+    assert paths.energy("m", "v", "s") == "results/energy/m/v/s"
+    assert paths.model("m") == "resources/models/m"
+    assert demo.prefetch_record == "resources/prefetch/demo.json"
+    assert paths.log("compress", "{model}", "{variant}") == "results/logs/compress/{model}/{variant}.log"
+    assert paths.log("carbon") == "results/logs/carbon.log"
+
+
+def test_demo_targets(demo):
+    targets = demo.all_targets()
+    assert targets[:3] == [f"results/checkpoints/smollm2-135m/{v}"
+                           for v in ("full", "gptq-4bit", "gptq-8bit")]
+    for table in ("compression", "quality", "energy", "carbon", "tradeoff", "relative_change",
+                  "feasibility"):
+        assert f"results/tables/{table}.csv" in targets
+    assert "results/energy/smollm2-135m/gptq-8bit/laptop-cpu" in targets
+    assert "results/figures/carbon_bubbles_smollm2-135m.svg" in targets
+    assert "results/figures/quality_vs_energy.png" in targets
+    assert len(targets) == len(set(targets)) == 3 + 1 + 3 + 1 + 3 + 5 + 10
+
+
+def test_demo_job_parameters_and_resources(demo):
+    wildcards = SimpleNamespace(model="smollm2-135m", variant="gptq-4bit", setup="laptop-cpu")
+    assert demo.variant_spec("gptq-4bit")["group_size"] == 64
+    assert list(demo.variant_spec("gptq-4bit")) == sorted(demo.variant_spec("gptq-4bit"))
+    assert demo.runtime_setup("laptop-cpu") == {"cpus": 2, "device": "cpu", "gpu_memory_gb": None,
+                                                "gpu_model": None, "mem_gb": 8}
+    resources = demo.resources("measure_energy")
+    assert resources["energy_exclusive"](wildcards) == 100
+    assert resources["mem_mb"](wildcards, 1) == 8192
+    assert resources["mem_mb"](wildcards, 2) == 12288  # more memory on a retry
+    assert resources["gpu"](wildcards) == 0 and resources["slurm_partition"](wildcards) == ""
+    assert demo.threads_of("measure_energy")(wildcards) == 2
+    compress = demo.resources("compress")
+    assert compress["energy_exclusive"](wildcards) == 1
+    reference = SimpleNamespace(model="smollm2-135m", variant="full", setup="laptop-cpu")
+    assert compress["energy_exclusive"](reference) == 0  # bookkeeping only
+    assert demo.threads_of("compress")(reference) == 1
+    assert compress["runtime"](wildcards, 2) >= 2 * compress["runtime"](wildcards, 1) - 1
+    with pytest.raises(ValueError):
+        demo.resources("carbon")
+
+
+def test_thesis_plans_its_twelve_energy_tuples(thesis):
+    assert len(thesis.tuples) == 12
+    left = {o.tuple: o for o in thesis.left_out}
+    assert set(left) == {Tuple(m, "full", "a100-40gb") for m in thesis.study.models}
+    assert {o.reason for o in left.values()} == {"excluded"}
+    # the two 16-bit models that do not fit 40 GB are noted as such
+    assert "would not fit" in left[Tuple("llama-30b", "full", "a100-40gb")].detail
+    assert "would not fit" not in left[Tuple("llama-7b", "full", "a100-40gb")].detail
+    # quality and compression are untouched by the 40 GB setup's selection
+    assert len(thesis.evaluated) == 8 and len(thesis.checkpoints) == 8
+    assert thesis.paths.results == "results/thesis"
+    assert thesis.paths.logs == "results/thesis/logs"
+    assert len(thesis.energy_dirs()) == 12
+
+
+def test_thesis_without_its_exclusion_leaves_out_what_does_not_fit(tmp_path):
+    config = _config("thesis.yaml")
+    config["study"]["exclude"] = []
+    plan = _plan(config, tmp_path)
+    assert len(plan.tuples) == 14
+    assert sorted(plan.infeasible) == [Tuple("llama-30b", "full", "a100-40gb"),
+                                       Tuple("mistral-small-3", "full", "a100-40gb")]
+    assert plan.excluded == []
+
+
+def test_thesis_time_requests_stay_within_the_margin(thesis):
+    jobs = thesis.gpu_jobs()
+    assert {j["rule"] for j in jobs} == {"compress", "evaluate", "measure_energy"}
+    assert sum(1 for j in jobs if j["rule"] == "compress") == 4  # gptq only: none is bookkeeping
+    requested = sum(j["minutes"] * j["gpus"] for j in jobs) / 60
+    windows = sum(j["window_minutes"] for j in jobs if j["window_minutes"]) / 60
+    assert windows == 48.0
+    assert requested <= 1.3 * windows, (requested, windows)
+    energy = [j for j in jobs if j["rule"] == "measure_energy"]
+    assert all(j["minutes"] >= j["window_minutes"] * (1 + cluster.TIME_MARGIN) for j in energy)
+    report = cluster.plan(REPO / "configs" / "thesis.yaml")
+    assert "requested / measurement windows: 1.2" in report
+    assert "left out (excluded): llama-7b/full/a100-40gb" in report
+
+
+def test_thesis_jobs_go_to_their_setups_partition(thesis):
+    on_40 = SimpleNamespace(model="llama-7b", variant="gptq-4bit", setup="a100-40gb")
+    energy = thesis.resources("measure_energy")
+    assert energy["slurm_partition"](on_40) == "a100-40gb"
+    assert energy["gpu"](on_40) == 1 and energy["gpu_model"](on_40) == "a100"
+    evaluate = thesis.resources("evaluate")
+    assert evaluate["slurm_partition"](on_40) == "a100-80gb"  # the default setup
+    reference = SimpleNamespace(model="llama-7b", variant="full", setup="a100-80gb")
+    assert thesis.resources("compress")["gpu"](reference) == 0
+    assert thesis.resources("compress")["slurm_partition"](reference) == "a100-80gb"
+
+
+def test_paper_plans_four_models_three_variants_one_setup(paper):
+    assert len(paper.tuples) == 12 and paper.left_out == []
+    assert len(paper.checkpoints) == 12 and len(paper.evaluated) == 12
+    assert not paper.needs_punkt
+    assert paper.prefetch["datasets"][0]["dataset"] == "Salesforce/wikitext"
+    assert paper.study.teachers["distilgpt2"] == "gpt2"
+    assert "results/paper/figures/carbon_bubbles_distilgpt2.png" in paper.all_targets()
+
+
+def test_imported_study_plans_tables_only():
+    plan = _plan(_config("thesis-published.yaml"))
+    assert plan.imported and plan.tuples == [] and plan.models == []
+    assert plan.checkpoint_dirs() == [] and plan.energy_dirs() == []
+    assert plan.measurement_file("energy").endswith(".csv")
+    assert len([t for t in plan.all_targets() if "carbon_bubbles" in t]) == 8
+
+
+def test_include_and_exclude_patterns():
+    study = {"include": [{"setup": "a100-*"}], "exclude": [{"model": "llama-*", "variant": "full"}]}
+    assert selection_problem(study, Tuple("llama-7b", "full", "a100-80gb")) == "matches study.exclude[0]"
+    assert selection_problem(study, Tuple("llama-7b", "gptq", "a100-80gb")) is None
+    assert "study.include" in selection_problem(study, Tuple("gpt2", "full", "laptop"))
+    assert selection_problem({"include": [], "exclude": []}, Tuple("a", "b", "c")) is None
+
+
+def test_selection_can_drop_a_model_entirely(tmp_path):
+    config = demo_config()
+    config["study"]["include"] = [{"variant": "gptq-*"}]
+    plan = _plan(config, tmp_path)
+    assert [t.variant for t in plan.tuples] == ["gptq-4bit", "gptq-8bit"]
+    assert [o.reason for o in plan.left_out] == ["excluded"]
+    assert "results/checkpoints/smollm2-135m/full" not in plan.all_targets()
+
+
+def test_excluding_changes_no_feasibility_parameters(tmp_path):
+    config = demo_config()
+    before = _plan(config, tmp_path).feasibility_params
+    config["study"]["exclude"] = [{"variant": "full"}]
+    assert _plan(config, tmp_path).feasibility_params == before
+
+
+def test_partition_check_can_be_skipped(thesis, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cluster, "cluster_partitions", lambda: calls.append(1) or {"other"})
+    thesis.check_cluster(environ={"LLM_FOOTPRINT_SKIP_PARTITION_CHECK": "1"})
+    assert calls == []
+    with pytest.raises(ValueError, match="a100-80gb"):
+        thesis.check_cluster(environ={})
+
+
+def test_hf_cache_is_set_only_when_asked_and_not_over_the_users(demo):
+    environ = {}
+    assert demo.use_hf_cache(environ).endswith("resources/hf_cache")
+    assert demo.use_hf_cache({"HF_HOME": "/mine"}) == "/mine"
+
+
+def test_punkt_tables_are_planned_only_for_ifeval(demo, tmp_path):
+    """A study without IFEval needs no NLTK data (a GPU node without the punkt package ran
+    into this)."""
+    assert demo.needs_punkt
+    config = demo_config()
+    config["quality"]["tasks"] = [t for t in config["quality"]["tasks"] if t["name"] != "ifeval"]
+    plan = _plan(config, tmp_path)
+    assert not plan.needs_punkt and len(plan.evaluated) == 3
