@@ -30,6 +30,7 @@ wildcard_constraints:
     model=PLAN.wildcard_pattern("model"),
     variant=PLAN.wildcard_pattern("variant"),
     setup=PLAN.wildcard_pattern("setup"),
+    scenario=PLAN.wildcard_pattern("scenario"),
 
 
 if PLAN.imported:

@@ -88,6 +88,17 @@ def evaluate_minutes(model_params_b: float) -> float:
     return base + per_billion * model_params_b
 
 
+def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: float) -> float:
+    """Expected minutes of one energy scenario job: the saturated loops are timed exactly; a
+    fixed workload is estimated like an evaluation per repeat (its warm-up included)."""
+    settings = energy["scenarios"][scenario]
+    if scenario == "saturated":
+        work = len(settings["batch_sizes"]) * settings["repeats"] * settings["duration_s"] / 60
+    else:
+        work = (settings["repeats"] + 1) * evaluate_minutes(model_params_b) / 4
+    return work + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
+
+
 def energy_minutes(energy: dict[str, Any]) -> float:
     window = energy["schedule"]["duration_s"] * energy["repeats"] / 60
     return window + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN

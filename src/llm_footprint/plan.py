@@ -44,7 +44,11 @@ FIGURE_EXTENSIONS = ("png", "svg")
 ENERGY_EXCLUSIVE_CAPACITY = 100
 
 # The rules that run models, and the setup each runs on (None: wherever the cluster puts it).
-MODEL_RULES = ("compress", "evaluate", "measure_energy")
+MODEL_RULES = ("compress", "evaluate", "measure_energy", "measure_scenario")
+# rules that measure energy: each takes the whole energy_exclusive capacity
+MEASURING_RULES = ("measure_energy", "measure_scenario")
+# energy scenarios beside the timed replay (llm_footprint.energy.scenarios), when configured
+SCENARIOS = ("fixed_workload", "saturated")
 
 
 def canonical(section: Any) -> Any:
@@ -94,6 +98,10 @@ class Paths:
     def energy(self, model: str = "{model}", variant: str = "{variant}",
                setup: str = "{setup}") -> str:
         return f"{self.results}/energy/{model}/{variant}/{setup}"
+
+    def scenario(self, scenario: str = "{scenario}", model: str = "{model}",
+                 variant: str = "{variant}", setup: str = "{setup}") -> str:
+        return f"{self.results}/scenarios/{scenario}/{model}/{variant}/{setup}"
 
     @property
     def schedule(self) -> str:
@@ -232,7 +240,7 @@ class Plan:
 
     def wildcard_pattern(self, name: str) -> str:
         ids = {"model": self.study.reported_models(), "variant": self.study.variants,
-               "setup": self.study.setups}[name]
+               "setup": self.study.setups, "scenario": list(SCENARIOS)}[name]
         return one_of(ids)
 
     def describe(self) -> str:
@@ -264,6 +272,26 @@ class Plan:
     def energy_dirs(self) -> list[str]:
         return [self.paths.energy(*t) for t in self.measured]
 
+    @property
+    def scenarios(self) -> list[str]:
+        """The energy scenarios configured beside the timed replay."""
+        if self.imported or not self.config["energy"]["enabled"]:
+            return []
+        configured = self.config["energy"]["scenarios"]
+        return [name for name in SCENARIOS if configured.get(name)]
+
+    def scenario_dirs(self, scenario: str) -> list[str]:
+        return [self.paths.scenario(scenario, *t) for t in self.measured]
+
+    def scenario_tables(self) -> list[str]:
+        return [self.paths.table(name) for name in self.scenarios]
+
+    @property
+    def tradeoff_energy_table(self) -> str:
+        """The table Tc and Ec come from: the replay's, or the named scenario's."""
+        scenario = self.config["tradeoff"]["scenario"]
+        return self.paths.table("energy" if scenario == "timed_replay" else scenario)
+
     def measurement_file(self, kind: str) -> str | list[str]:
         """The imported ``energy`` or ``quality`` file; [] when there is none."""
         return (self.config["measurements"] or {}).get(kind) or []
@@ -290,8 +318,10 @@ class Plan:
         # not rebuild a deleted intermediate whose downstream files are still present
         if self.imported:
             return [*self.quality_table(), *self.report_targets()]
+        scenario_dirs = [d for name in self.scenarios for d in self.scenario_dirs(name)]
         return [*self.checkpoint_dirs(), self.paths.table("compression"), *self.quality_files(),
-                *self.quality_table(), *self.energy_dirs(), *self.report_targets()]
+                *self.quality_table(), *self.energy_dirs(), *scenario_dirs,
+                *self.scenario_tables(), *self.report_targets()]
 
     # ---- job parameters ------------------------------------------------------------------
 
@@ -313,6 +343,19 @@ class Plan:
 
     def section(self, name: str) -> Any:
         return canonical(self.config[name])
+
+    @property
+    def replay_params(self) -> dict[str, Any]:
+        # the scenarios do not change a replay: adding one reruns no replay
+        return canonical({k: v for k, v in self.config["energy"].items() if k != "scenarios"})
+
+    def scenario_params(self, scenario: str) -> dict[str, Any]:
+        """What a scenario job depends on: the energy section with only its own scenario, and
+        the perplexity text's settings for the perplexity workload."""
+        energy = {k: v for k, v in self.config["energy"].items() if k != "scenarios"}
+        energy["scenarios"] = {scenario: self.config["energy"]["scenarios"][scenario]}
+        quality = {k: self.config["quality"][k] for k in ("perplexity", "tasks", "task_set")}
+        return canonical({"energy": energy, "quality": quality})
 
     @property
     def schedule_params(self) -> dict[str, Any]:
@@ -370,13 +413,18 @@ class Plan:
     def energy_minutes(self, attempt: int = 1) -> int:
         return cluster.requested_minutes(cluster.energy_minutes(self.config["energy"]), attempt)
 
+    def scenario_minutes(self, scenario: str, model: str, attempt: int = 1) -> int:
+        return cluster.requested_minutes(
+            cluster.scenario_minutes(self.config["energy"], scenario, self.params_b(model)),
+            attempt)
+
     def energy_window_minutes(self) -> float:
         energy = self.config["energy"]
         return energy["schedule"]["duration_s"] * energy["repeats"] / 60
 
     def job_setup(self, rule: str, wildcards: Any) -> str | None:
         """The setup a job of ``rule`` runs on, from its wildcards."""
-        if rule == "measure_energy":
+        if rule in MEASURING_RULES:
             return wildcards.setup
         if rule == "compress":
             return self.compress_setup(wildcards.variant)
@@ -404,10 +452,12 @@ class Plan:
                 return self.compress_minutes(wildcards.model, wildcards.variant, attempt)
             if rule == "evaluate":
                 return self.evaluate_minutes(wildcards.model, attempt)
+            if rule == "measure_scenario":
+                return self.scenario_minutes(wildcards.scenario, wildcards.model, attempt)
             return self.energy_minutes(attempt)
 
         def energy_exclusive(wildcards: Any) -> int:
-            if rule == "measure_energy":
+            if rule in MEASURING_RULES:
                 return ENERGY_EXCLUSIVE_CAPACITY
             return 1 if self.job_setup(rule, wildcards) else 0
 
@@ -431,6 +481,10 @@ class Plan:
         jobs += [{"rule": "measure_energy", "model": t.model, "variant": t.variant,
                   "setup": t.setup, "minutes": self.energy_minutes(),
                   "window_minutes": self.energy_window_minutes()} for t in self.measured]
+        jobs += [{"rule": "measure_scenario", "scenario": name, "model": t.model,
+                  "variant": t.variant, "setup": t.setup,
+                  "minutes": self.scenario_minutes(name, t.model)}
+                 for name in self.scenarios for t in self.measured]
         for job in jobs:
             job["gpus"] = self.slurm(job["setup"])["gpu"]
             job.setdefault("window_minutes", None)

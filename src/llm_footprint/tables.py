@@ -6,9 +6,11 @@ import csv
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from . import atomic
 from .compression.checkpoint import SUMMARY_FILE
+from .energy.stats import mean_ci95
 
 COMPRESSION_COLUMNS = [
     "model", "variant", "method", "bits", "group_size", "desc_act", "sym", "dtype",
@@ -98,25 +100,79 @@ ENERGY_FIGURES = (
 POWER_SOURCE_PARTS = ("cpu", "gpu", "ram")
 
 
+def _what_ran(summary: dict[str, Any]) -> dict[str, Any]:
+    """The tuple, its device and dtype, and how each component's energy was obtained."""
+    row = {"model": summary["model"], "variant": summary["variant"], "setup": summary["setup"],
+           "device": summary["device"], "dtype": summary.get("dtype"),
+           "cpu_capability": summary.get("cpu_capability")}
+    sources = summary.get("power_sources") or {}
+    for part in POWER_SOURCE_PARTS:  # measured, estimated, constant or absent
+        row[f"{part}_power_source"] = sources.get(part)
+    return row
+
+
+def _with_intervals(row: dict[str, Any], aggregated: dict[str, Any],
+                    names: Iterable[str]) -> dict[str, Any]:
+    """Each figure's mean and the half-width of its 95 % interval (None for n = 1)."""
+    for name in names:
+        stats = aggregated.get(name)
+        row[name] = stats["mean"] if stats else None
+        row[f"{name}_ci95_half_width"] = stats["ci95_half_width"] if stats else None
+    return row
+
+
 def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
     """One row per (model, variant, setup): the mean of each figure and its 95 % half-width."""
     rows = []
     for path in summary_files:
         with open(path, encoding="utf-8") as handle:
             summary = json.load(handle)
-        row = {"model": summary["model"], "variant": summary["variant"], "setup": summary["setup"],
-               "device": summary["device"], "dtype": summary.get("dtype"),
-               "cpu_capability": summary.get("cpu_capability"), "repeats": len(summary["runs"]),
+        row = {**_what_ran(summary), "repeats": len(summary["runs"]),
                "requests_per_run": summary["schedule"]["n_requests"],
                "ram_correction_factor": summary["ram_correction_factor"]}
-        sources = summary.get("power_sources") or {}
-        for part in POWER_SOURCE_PARTS:  # measured, estimated, constant or absent
-            row[f"{part}_power_source"] = sources.get(part)
-        for name in ENERGY_FIGURES:
-            stats = summary["aggregate"].get(name)
-            row[name] = stats["mean"] if stats else None
-            row[f"{name}_ci95_half_width"] = stats["ci95_half_width"] if stats else None
-        rows.append(row)
+        rows.append(_with_intervals(row, summary["aggregate"], ENERGY_FIGURES))
+    return rows
+
+
+SCENARIO_FIGURES = (
+    "wall_time_s", "duration_s", "hardware_energy_kwh", "cpu_energy_kwh", "gpu_energy_kwh",
+    "ram_energy_kwh", "ram_energy_corrected_kwh", "output_tokens", "tokens_per_s",
+    "hardware_energy_per_output_token_j", "hardware_energy_idle_kwh",
+    "hardware_energy_dynamic_kwh", "hardware_energy_dynamic_per_output_token_j",
+    "nvml_gpu_energy_kwh", "foreign_cpu_share",
+)
+
+
+def scenario_rows(scenario: str, summary_dirs: Iterable[str | Path]) -> list[dict]:
+    """fixed_workload: one row per (model, variant, setup); saturated: one per batch size."""
+    rows = []
+    for folder in summary_dirs:
+        with open(Path(folder) / "summary.json", encoding="utf-8") as handle:
+            summary = json.load(handle)
+        ran = {"scenario": scenario, **_what_ran(summary)}
+        if scenario == "fixed_workload":
+            workload = summary["workload"]
+            row = {**ran, "workload": workload["workload"], "batch_size": workload["batch_size"],
+                   "repeats": len(summary["runs"])}
+            rows.append(_with_intervals(row, summary["aggregate"], SCENARIO_FIGURES))
+            continue
+        for batch_size in summary["workload"]["batch_sizes"]:
+            runs = [r for r in summary["runs"] if r["batch_size"] == batch_size]
+            row = {**ran, "batch_size": batch_size, "repeats": len(runs),
+                   "is_knee": batch_size == summary["knee_batch_size"]}
+            aggregated = {name: mean_ci95([r[name] for r in runs])
+                          for name in (*SCENARIO_FIGURES, "batch_latency_p50_s")
+                          if runs and all(r.get(name) is not None for r in runs)}
+            rows.append(_with_intervals(row, aggregated,
+                                        (*SCENARIO_FIGURES, "batch_latency_p50_s")))
+    return rows
+
+
+def scenario_table(scenario: str, summary_dirs: Iterable[str | Path],
+                   out_csv: str | Path) -> list[dict]:
+    """results/tables/{scenario}.csv."""
+    rows = scenario_rows(scenario, summary_dirs)
+    atomic.write_csv(out_csv, rows)
     return rows
 
 

@@ -169,6 +169,15 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"tradeoff.weights.{name}", "alpha + beta must be positive")
     if config["measurements"]:
         return
+    scenario = tradeoff["scenario"]
+    if scenario != "timed_replay" and not config["energy"]["scenarios"].get(scenario):
+        raise ConfigError("tradeoff.scenario", f"{scenario!r} is not measured: configure "
+                                               f"energy.scenarios.{scenario}")
+    if scenario == "fixed_workload" and tradeoff["time_figure"] not in ("wall_time_s",
+                                                                        "duration_s"):
+        raise ConfigError("tradeoff.time_figure",
+                          f"{tradeoff['time_figure']!r} is a figure of the timed replay; with "
+                          f"tradeoff.scenario fixed_workload use wall_time_s (the workload's time)")
     tasks = {t["name"] for t in resolve_tasks(config["quality"])} | {"perplexity"}
     for index, metric in enumerate(tradeoff["metrics"]):
         if metric["task"] not in tasks:

@@ -42,6 +42,14 @@ def setup_spec(wildcards):
     return PLAN.runtime_setup(wildcards.setup)
 
 
+def scenario_params(wildcards):
+    return PLAN.scenario_params(wildcards.scenario)
+
+
+def scenario_dirs(wildcards):
+    return PLAN.scenario_dirs(wildcards.scenario)
+
+
 def compress_input(wildcards):
     # methods that calibrate read hub data that the login node prefetched
     needs_prefetch = PLAN.method(wildcards.variant).needs_calibration

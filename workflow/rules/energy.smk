@@ -28,7 +28,7 @@ rule measure_energy:
     output:
         measurement=directory(PLAN.paths.energy()),
     params:
-        energy=PLAN.section("energy"),
+        energy=PLAN.replay_params,
         setup=setup_spec,
         study=PLAN.study.name,
     threads: PLAN.threads_of("measure_energy")
@@ -58,3 +58,46 @@ rule energy_table:
         "../../envs/report.yaml"
     script:
         "../scripts/energy_table.py"
+
+
+# The scenarios beside the replay (energy.scenarios): the same tracker and checks, the same
+# exclusive use of the machine.
+rule measure_scenario:
+    input:
+        model=PLAN.paths.model(),
+        checkpoint=PLAN.paths.checkpoint(),
+        schedule=PLAN.paths.schedule,
+    output:
+        measurement=directory(PLAN.paths.scenario()),
+    params:
+        settings=scenario_params,
+        setup=setup_spec,
+        study=PLAN.study.name,
+    threads: PLAN.threads_of("measure_scenario")
+    resources:
+        **PLAN.resources("measure_scenario"),
+    log:
+        PLAN.paths.log("measure_scenario", "{scenario}", "{model}", "{variant}", "{setup}"),
+    conda:
+        "../../envs/energy.yaml"
+    script:
+        "../scripts/measure_scenario.py"
+
+
+rule scenario_table:
+    input:
+        measurements=scenario_dirs,
+    output:
+        table=report(
+            PLAN.paths.table("{scenario}"),
+            caption="../report/scenarios.rst",
+            category="Energy",
+            labels={"table": "{scenario}"},
+        ),
+    log:
+        PLAN.paths.log("scenario_table", "{scenario}"),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/scenario_table.py"

@@ -47,7 +47,7 @@ rule carbon:
 
 rule tradeoff:
     input:
-        energy=PLAN.paths.table("energy"),
+        energy=PLAN.tradeoff_energy_table,
         quality=PLAN.quality_table(),
     output:
         table=report(
