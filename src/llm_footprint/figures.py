@@ -347,6 +347,17 @@ def opt_weight_sets(rows: list[dict[str, str]]) -> list[str]:
     return [c.removeprefix("opt_") for c in (rows[0] if rows else {}) if c.startswith("opt_")]
 
 
+def _missing_score_reason(row: dict[str, str]) -> str:
+    """Why a trade-off row has no opt: what it lacks, then the table's own note."""
+    parts = {"pc_aggregate_pow1_5": "no quality factor Pc",
+             "tc": f"no time ratio Tc ({row.get('time_figure') or 'time figure'})",
+             "ec": f"no energy ratio Ec ({row.get('energy_figure') or 'energy figure'})"}
+    lacking = [text for column, text in parts.items() if column in row and _num(row[column]) is None]
+    if row.get("note"):
+        lacking.append(row["note"])
+    return "; ".join(lacking) or "no score"
+
+
 def opt_scores(tradeoff_csv: str | Path, png: str | Path, svg: str | Path) -> None:
     """The paper's Figure 5: opt of every tuple (lower is better, the baseline 1), one panel
     per weight set, bars per variant grouped by model; an empty score is marked n/a and its
@@ -389,7 +400,7 @@ def opt_scores(tradeoff_csv: str | Path, png: str | Path, svg: str | Path) -> No
                     ax.annotate("n/a", (bar.get_x() + bar.get_width() / 2, 0),
                                 textcoords="offset points", xytext=(0, 3), ha="center",
                                 fontsize=7, color="#555555")
-                    note = f"{row['model']} / {key}: {row.get('note') or 'no score'}"
+                    note = f"{row['model']} / {key}: {_missing_score_reason(row)}"
                     if note not in notes:
                         notes.append(note)
                 else:
