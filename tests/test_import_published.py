@@ -74,9 +74,10 @@ def test_tradeoff_without_published_times_keeps_opt_empty(published):
 def test_every_figure_and_the_report_are_written(published):
     figures = published / OUT / "figures"
     names = {p.name for p in figures.iterdir()}
+    models = ("llama-7b", "llama-30b", "mistral-7b-v0.3", "mistral-small-3")
     for stem in ("energy_components", "relative_change", "feasibility", "quality_vs_energy",
-                 *(f"carbon_bubbles_{m}" for m in ("llama-7b", "llama-30b", "mistral-7b-v0.3",
-                                                   "mistral-small-3"))):
+                 "opt_scores", *(f"carbon_bubbles_{m}" for m in models),
+                 *(f"paper_change_{m}" for m in models)):
         assert {f"{stem}.png", f"{stem}.svg"} <= names, stem
         assert (figures / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (figures / f"{stem}.png").stat().st_size > 10_000

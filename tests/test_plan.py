@@ -71,7 +71,35 @@ def test_demo_targets(demo):
     assert "results/energy/smollm2-135m/gptq-8bit/laptop-cpu" in targets
     assert "results/figures/carbon_bubbles_smollm2-135m.svg" in targets
     assert "results/figures/quality_vs_energy.png" in targets
-    assert len(targets) == len(set(targets)) == 3 + 1 + 3 + 1 + 3 + 5 + 10
+    assert len(targets) == len(set(targets)) == 3 + 1 + 3 + 1 + 3 + 5 + 14
+
+
+def test_demo_lists_the_companion_papers_figures(demo):
+    stems = demo.figure_stems()
+    # the demo's earlier figures unchanged, in their order, then the paper's
+    assert stems == ["carbon_bubbles_smollm2-135m", "energy_components", "relative_change",
+                     "feasibility", "quality_vs_energy", "paper_change_smollm2-135m",
+                     "opt_scores"]
+    targets = demo.all_targets()
+    for ext in ("png", "svg"):
+        assert f"results/figures/paper_change_smollm2-135m.{ext}" in targets
+        assert f"results/figures/opt_scores.{ext}" in targets
+
+
+def test_without_energy_there_is_no_trade_off_table_nor_paper_figure(tmp_path):
+    config = demo_config()
+    config["energy"]["enabled"] = False
+    plan = _plan(config, tmp_path)
+    assert plan.report_targets() == ["results/tables/feasibility.csv"]
+    assert not any(s.startswith(("paper_change_", "opt_scores")) for s in plan.figure_stems())
+
+
+def test_energy_estimate_note_names_the_fixed_power(tmp_path):
+    assert _plan(demo_config(), tmp_path).energy_estimate_note is None
+    config = demo_config()
+    config["energy"]["tracker"]["force_cpu_power_w"] = 15
+    note = _plan(config, tmp_path).energy_estimate_note
+    assert "CPU power fixed at 15 W" in note and "energy.tracker.force_cpu_power_w" in note
 
 
 def test_demo_job_parameters_and_resources(demo):

@@ -55,7 +55,7 @@ def test_rows_against_hand_computed_values():
     pc = (1.2 ** 1.5 + 1.5 ** 1.5) / 2
     assert q4["pc_perplexity_token_perplexity"] == pytest.approx(1.2)
     assert q4["pc_mmlu_acc"] == pytest.approx(1.5)
-    assert q4["pc"] == pytest.approx(pc)
+    assert q4["pc_aggregate_pow1_5"] == pytest.approx(pc)
     assert q4["tc"] == pytest.approx(0.8) and q4["ec"] == pytest.approx(0.75)
     assert q4["opt_balanced"] == pytest.approx(pc * (0.5 * 0.8 + 0.5 * 0.75))
     assert q4["opt_energy"] == pytest.approx(pc * (0.1 * 0.8 + 0.9 * 0.75))
@@ -108,6 +108,28 @@ def test_accuracy_at_the_safety_net_leaves_pc_undefined_with_a_note():
     settings = SETTINGS | {"metrics": [SETTINGS["metrics"][1]]}
     row = next(r for r in tradeoff.tradeoff_rows(energy, quality, settings, "full", {})
                if r["variant"] == "q4")
-    assert row["pc"] is None and row["opt_balanced"] is None
+    assert row["pc_aggregate_pow1_5"] is None and row["opt_balanced"] is None
     assert "safety net" in row["note"]
 
+
+
+def test_table_names_the_aggregate_and_keeps_the_per_metric_ratios(tmp_path):
+    import csv
+
+    energy = [_energy("m", "full", "s", 2.0, 100.0), _energy("m", "q4", "s", 1.5, 80.0)]
+    quality = [_quality("m", "full", "perplexity", "token_perplexity", 10.0, False),
+               _quality("m", "q4", "perplexity", "token_perplexity", 12.0, False)]
+    for name, rows in (("energy.csv", energy), ("quality.csv", quality)):
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    settings = SETTINGS | {"metrics": SETTINGS["metrics"][:1]}
+    tradeoff.tradeoff_table(tmp_path / "energy.csv", tmp_path / "quality.csv", settings, "full",
+                            {}, tmp_path / "tradeoff.csv")
+    with open(tmp_path / "tradeoff.csv", encoding="utf-8", newline="") as handle:
+        rows = {r["variant"]: r for r in csv.DictReader(handle)}
+    assert "pc" not in rows["q4"]
+    assert float(rows["q4"]["pc_perplexity_token_perplexity"]) == pytest.approx(1.2)
+    assert float(rows["q4"][tradeoff.PC_AGGREGATE_COLUMN]) == pytest.approx(1.2 ** 1.5)
+    assert tradeoff.PC_AGGREGATE_COLUMN == "pc_aggregate_pow1_5"

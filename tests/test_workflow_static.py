@@ -41,7 +41,10 @@ def test_shipped_config_dry_runs_the_planned_jobs(tmp_path, configfile):
                              "rules"))
     expected = {"compress": len(plan.checkpoints), "evaluate": len(plan.evaluated),
                 "measure_energy": len(plan.measured), "prepare_model": len(plan.models),
-                "figure_carbon_bubbles": len(plan.study.reported_models())}
+                "figure_carbon_bubbles": len(plan.study.reported_models()),
+                "figure_paper_change": sum(s.startswith("paper_change_")
+                                           for s in plan.figure_stems()),
+                "figure_opt_scores": plan.figure_stems().count("opt_scores")}
     assert {rule: counts.get(rule, 0) for rule in expected} == expected, counts
 
 

@@ -301,6 +301,9 @@ class Plan:
         stems += ["energy_components", "relative_change", "feasibility"]
         if self.quality_measured:
             stems.append("quality_vs_energy")
+        if self.energy_enabled:  # the companion paper's figures read the trade-off tables
+            stems += [f"paper_change_{model}" for model in self.study.reported_models()]
+            stems.append("opt_scores")
         return stems
 
     def figure_files(self) -> list[str]:
@@ -375,6 +378,18 @@ class Plan:
         if chosen is None:
             return {"task": "perplexity", "metric": "token_perplexity"}
         return {"task": chosen["task"], "metric": chosen["metric"]}
+
+    @property
+    def energy_estimate_note(self) -> str | None:
+        """Why the study's energy figures are estimates rather than readings, or None: power
+        fixed in the tracker settings makes energy power x time."""
+        if self.imported:
+            return None
+        tracker = self.config["energy"]["tracker"]
+        fixed = [f"{part} power fixed at {tracker[key]:g} W (energy.tracker.{key})"
+                 for part, key in (("CPU", "force_cpu_power_w"), ("RAM", "force_ram_power_w"))
+                 if tracker.get(key) is not None]
+        return "; ".join(fixed) + ": energy = power x time" if fixed else None
 
     # ---- resources: generic here, mapped to the cluster by profiles/slurm ----------------
 

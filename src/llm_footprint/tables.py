@@ -199,14 +199,50 @@ ENERGY_CHANGE_COLUMNS = {"cpu_energy": "cpu_energy_kwh", "gpu_energy": "gpu_ener
                          "ram_energy": "ram_energy_corrected_kwh",
                          "hardware_energy": "hardware_energy_kwh"}
 
+UNIT_SUFFIXES = ("_kwh", "_wh", "_j", "_s")
+
+
+def change_column(figure: str) -> str:
+    """The relative-change column of an energy-table figure: 'busy_time_s' -> 'busy_time_change_pct'."""
+    for suffix in UNIT_SUFFIXES:
+        if figure.endswith(suffix):
+            figure = figure.removesuffix(suffix)
+            break
+    return f"{figure}_change_pct"
+
+
+def quality_change_column(task: str, metric: str) -> str:
+    return f"{task}_{metric}_change_pct"
+
+
+def quality_metrics(quality: list[dict[str, str]], configured: list[dict] = ()) -> list[dict]:
+    """The configured (trade-off) metrics first, then every other (task, metric) of the quality
+    table in its order; a configured metric the table lacks keeps its (empty) column."""
+    pairs = dict.fromkeys((m["task"], m["metric"]) for m in configured)
+    pairs.update(dict.fromkeys((r["task"], r["metric"]) for r in quality))
+    return [{"task": task, "metric": metric} for task, metric in pairs]
+
+
+def energy_change_figures(figures: list[str] = ()) -> dict[str, str]:
+    """Column -> energy-table figure: energy by component, then the extra figures (e.g. the
+    trade-off's time and energy figures) not already there."""
+    columns = {f"{name}_change_pct": figure for name, figure in ENERGY_CHANGE_COLUMNS.items()}
+    for figure in figures:
+        if figure not in columns.values():
+            columns[change_column(figure)] = figure
+    return columns
+
 
 def relative_change_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
                          metrics: list[dict], baseline_variant: str,
                          teachers: dict[str, str | None],
-                         baseline_setup: str | None = None) -> list[dict]:
-    """(variant - baseline) / baseline in %, for energy by component and the chosen metrics."""
+                         baseline_setup: str | None = None,
+                         figures: list[str] = ()) -> list[dict]:
+    """(variant - baseline) / baseline in %, for energy by component, the extra energy-table
+    ``figures`` and the quality ``metrics``."""
     energy_by = {(r["model"], r["variant"], r["setup"]): r for r in energy}
     quality_by = {(r["model"], r["variant"], r["task"], r["metric"]): r["value"] for r in quality}
+    energy_columns = energy_change_figures(figures)
     rows = []
     for (model, variant, setup), measured in energy_by.items():
         base_model = teachers.get(model) or model
@@ -216,11 +252,10 @@ def relative_change_rows(energy: list[dict[str, str]], quality: list[dict[str, s
         base = energy_by.get((base_model, baseline_variant, base_setup))
         row = {"model": model, "variant": variant, "setup": setup, "baseline_model": base_model,
                "baseline_variant": baseline_variant, "baseline_setup": base_setup}
-        for name, column in ENERGY_CHANGE_COLUMNS.items():
-            row[f"{name}_change_pct"] = _change_pct(measured.get(column),
-                                                    base.get(column) if base else None)
+        for column, figure in energy_columns.items():
+            row[column] = _change_pct(measured.get(figure), base.get(figure) if base else None)
         for metric in metrics:
-            row[f"{metric['task']}_{metric['metric']}_change_pct"] = _change_pct(
+            row[quality_change_column(metric["task"], metric["metric"])] = _change_pct(
                 quality_by.get((model, variant, metric["task"], metric["metric"])),
                 quality_by.get((base_model, baseline_variant, metric["task"], metric["metric"])))
         rows.append(row)
@@ -230,13 +265,16 @@ def relative_change_rows(energy: list[dict[str, str]], quality: list[dict[str, s
 def relative_change_table(energy_csv: str | Path, quality_csv: str | Path | None,
                           metrics: list[dict], baseline_variant: str,
                           teachers: dict[str, str | None], baseline_setup: str | None,
-                          out_csv: str | Path) -> list[dict]:
-    """results/tables/relative_change.csv (the thesis's Tables 27-28, for every tuple)."""
+                          out_csv: str | Path, figures: list[str] = ()) -> list[dict]:
+    """results/tables/relative_change.csv (the thesis's Tables 27-28, for every tuple): energy
+    by component, the extra ``figures`` (the trade-off's time and energy figures), and every
+    quality metric of the quality table plus the configured ``metrics``."""
     quality = read_csv_rows(quality_csv) if quality_csv else []
+    metrics = quality_metrics(quality, metrics)
     rows = relative_change_rows(read_csv_rows(energy_csv), quality, metrics, baseline_variant,
-                                teachers, baseline_setup)
+                                teachers, baseline_setup, figures)
     columns = ["model", "variant", "setup", "baseline_model", "baseline_variant", "baseline_setup",
-               *[f"{n}_change_pct" for n in ENERGY_CHANGE_COLUMNS],
-               *[f"{m['task']}_{m['metric']}_change_pct" for m in metrics]]
+               *energy_change_figures(figures),
+               *[quality_change_column(m["task"], m["metric"]) for m in metrics]]
     atomic.write_csv(out_csv, rows, columns)
     return rows

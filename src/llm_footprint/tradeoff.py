@@ -7,7 +7,12 @@ grow when quality drops, as the paper says it does):
   ``baseline_setup`` names one;
 - per quality metric n, lower-is-better: Pc_n = m / b; higher-is-better with chance score x:
   Pc_n = (b - 0.8 x) / (m - 0.8 x) (the 0.8 leaves a safety net below random guessing);
-- Pc = mean over metrics of Pc_n^1.5, so for one metric opt = Pc_n^1.5 (alpha Tc + beta Ec).
+- the aggregate is the mean over metrics of Pc_n^1.5, so for one metric
+  opt = Pc_n^1.5 (alpha Tc + beta Ec).
+
+Columns of tradeoff.csv: ``pc_<task>_<metric>`` is the paper's Pc of one metric (the ratio
+above), ``pc_aggregate_pow1_5`` the mean of their 1.5th powers that enters opt, ``tc``, ``ec``,
+and ``opt_<weight set>``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ from .schema import ConfigError
 
 CHANCE_MARGIN = 0.8
 PC_EXPONENT = 1.5
+# the column holding mean over metrics of Pc_n^1.5 (the per-metric ratios are pc_<task>_<metric>)
+PC_AGGREGATE_COLUMN = "pc_aggregate_pow1_5"
+
+
+def pc_column(task: str, metric: str) -> str:
+    """The column of one metric's Pc ratio."""
+    return f"pc_{task}_{metric}"
 
 
 def pc_term(value: float, baseline: float, higher_is_better: bool, chance: float = 0.0) -> float | None:
@@ -39,6 +51,7 @@ def pc_term(value: float, baseline: float, higher_is_better: bool, chance: float
 
 
 def pc_score(terms: Sequence[float]) -> float:
+    """Mean over metrics of Pc_n^1.5 (the column ``pc_aggregate_pow1_5``)."""
     return sum(t ** PC_EXPONENT for t in terms) / len(terms)
 
 
@@ -103,7 +116,7 @@ def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
                                  f"or its baseline{hint}")
         terms = []
         for metric in metrics:
-            key = f"pc_{metric['task']}_{metric['metric']}"
+            key = pc_column(metric["task"], metric["metric"])
             mine = quality_by.get((model, variant, metric["task"], metric["metric"]))
             base = quality_by.get((baseline_model, baseline_variant, metric["task"], metric["metric"]))
             term = None
@@ -124,7 +137,8 @@ def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
                 terms.append(term)
         complete = bool(metrics) and len(terms) == len(metrics)
         pc = pc_score(terms) if complete else None
-        row.update(pc=pc, tc=tc, ec=ec, time_figure=tradeoff["time_figure"],
+        row[PC_AGGREGATE_COLUMN] = pc
+        row.update(tc=tc, ec=ec, time_figure=tradeoff["time_figure"],
                    energy_figure=tradeoff["energy_figure"])
         for name, weights in tradeoff["weights"].items():
             row[f"opt_{name}"] = (opt_score(pc, tc, ec, weights["alpha"], weights["beta"])

@@ -185,3 +185,42 @@ use rule figure_energy_components as figure_feasibility with:
         figure="feasibility",
     log:
         PLAN.paths.log("figures", "feasibility"),
+
+
+# The companion paper's Figures 2-4 (per model) and 5 (opt across models and weight sets).
+use rule figure_energy_components as figure_paper_change with:
+    input:
+        table=PLAN.paths.table("relative_change"),
+    output:
+        png=report(
+            PLAN.paths.figure("paper_change_{model}", "png"),
+            caption="../report/paper_change.rst",
+            category="Trade-off",
+            labels={"model": "{model}", "figure": "change per technique"},
+        ),
+        svg=PLAN.paths.figure("paper_change_{model}", "svg"),
+    params:
+        figure="paper_change",
+        quality_metric=PLAN.report_quality_metric,
+        time_figure=PLAN.section("tradeoff")["time_figure"],
+        energy_figure=PLAN.section("tradeoff")["energy_figure"],
+        energy_note=PLAN.energy_estimate_note,
+    log:
+        PLAN.paths.log("figures", "paper_change_{model}"),
+
+
+use rule figure_energy_components as figure_opt_scores with:
+    input:
+        table=PLAN.paths.table("tradeoff"),
+    output:
+        png=report(
+            PLAN.paths.figure("opt_scores", "png"),
+            caption="../report/paper_opt.rst",
+            category="Trade-off",
+            labels={"figure": "opt scores"},
+        ),
+        svg=PLAN.paths.figure("opt_scores", "svg"),
+    params:
+        figure="opt_scores",
+    log:
+        PLAN.paths.log("figures", "opt_scores"),

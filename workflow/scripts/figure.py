@@ -16,6 +16,13 @@ elif kind == "quality_vs_energy":
                               metric["metric"], snakemake.params.energy_figure, out.png, out.svg)
 elif kind == "relative_change":
     figures.relative_change(snakemake.input.table, out.png, out.svg)
+elif kind == "paper_change":
+    params = snakemake.params
+    figures.paper_change(snakemake.input.table, snakemake.wildcards.model, params.quality_metric,
+                         params.time_figure, params.energy_figure, out.png, out.svg,
+                         energy_note=params.energy_note)
+elif kind == "opt_scores":
+    figures.opt_scores(snakemake.input.table, out.png, out.svg)
 elif kind == "feasibility":
     figures.feasibility_matrix(snakemake.input.table, out.png, out.svg)
 else:

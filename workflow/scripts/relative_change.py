@@ -5,8 +5,11 @@ start(snakemake)
 from llm_footprint.tables import read_csv_rows, relative_change_table
 from llm_footprint.tradeoff import resolve_metrics
 
+tradeoff = snakemake.params.tradeoff
 quality_csv = snakemake.input.quality[0] if snakemake.input.quality else None
-metrics = resolve_metrics(snakemake.params.tradeoff, read_csv_rows(quality_csv) if quality_csv else [])
+# the trade-off's metrics first; the table adds every other metric of the quality table
+metrics = resolve_metrics(tradeoff, read_csv_rows(quality_csv) if quality_csv else [])
 relative_change_table(snakemake.input.energy, quality_csv, metrics, snakemake.params.baseline_variant,
-                      snakemake.params.teachers, snakemake.params.tradeoff["baseline_setup"],
-                      snakemake.output.table)
+                      snakemake.params.teachers, tradeoff["baseline_setup"],
+                      snakemake.output.table,
+                      figures=[tradeoff["time_figure"], tradeoff["energy_figure"]])
