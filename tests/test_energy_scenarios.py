@@ -1,0 +1,133 @@
+"""Energy scenarios beside the timed replay: the knee, token counting, the shared work meter
+(real CodeCarbon), the tables, and the plan's scenario jobs."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+from conftest import REPO, SCHEMA, demo_config
+
+from llm_footprint.energy.scenarios.saturated import knee
+from llm_footprint.energy.scenarios.workloads import new_token_count
+from llm_footprint.energy.summary import MeasurementError
+from llm_footprint.energy.tracked_work import WorkMeter
+from llm_footprint.plan import Plan
+from llm_footprint.schema import ConfigError
+from llm_footprint.tables import scenario_rows
+
+TRACKER = {"country_iso_code": "BEL", "measure_power_secs": 0.5, "tracking_mode": "process",
+           "ram_correction_factor": 1.0}
+
+
+def test_knee_is_where_energy_per_token_stops_falling():
+    points = [{"batch_size": 1, "hardware_energy_per_output_token_j": 10.0},
+              {"batch_size": 2, "hardware_energy_per_output_token_j": 6.0},   # -40 %
+              {"batch_size": 4, "hardware_energy_per_output_token_j": 5.0},   # -17 %
+              {"batch_size": 8, "hardware_energy_per_output_token_j": 4.9}]   # -2 %
+    assert knee(points, tolerance=0.05) == 4
+    assert knee(points, tolerance=0.20) == 2
+    assert knee(points[:2], tolerance=0.05) == 2  # still falling at the largest size
+
+
+def test_new_tokens_count_up_to_the_first_end_of_sequence():
+    rows = torch.tensor([[5, 6, 2, 0, 0], [7, 8, 9, 10, 11]])
+    assert new_token_count(rows, eos_token_id=2) == 3 + 5
+    assert new_token_count(rows, eos_token_id=None) == 10  # fixed length: every token counts
+
+
+def _busy(seconds: float) -> int:
+    end, count = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        count += 1
+    return count
+
+
+def test_work_meter_measures_a_piece_of_work_with_codecarbon(tmp_path):
+    meter = WorkMeter(tmp_path, "emissions.csv", TRACKER, "cpu", max_foreign_cpu_share=None,
+                      idle_power_w=2.0)
+    figures = meter.measure(lambda: {"tokens": 100, "note": _busy(1.5)}, "test/busy")
+    assert figures["hardware_energy_kwh"] > 0 and figures["wall_time_s"] >= 1.5
+    assert figures["tokens_per_s"] == pytest.approx(100 / figures["wall_time_s"])
+    assert figures["hardware_energy_per_output_token_j"] == pytest.approx(
+        figures["hardware_energy_kwh"] * 3.6e6 / 100)
+    # dynamic energy: total minus the idle power over the run's duration
+    assert figures["hardware_energy_idle_kwh"] == pytest.approx(
+        2.0 * figures["duration_s"] / 3.6e6)
+    assert meter.power_sources[0]["cpu"].startswith(("measured", "estimated", "constant"))
+    assert (tmp_path / "emissions.csv").is_file()
+
+
+def test_work_that_processes_no_token_is_rejected(tmp_path):
+    meter = WorkMeter(tmp_path, "emissions.csv", TRACKER, "cpu")
+    with pytest.raises(MeasurementError, match="no token"):
+        meter.measure(lambda: {"tokens": 0, "spent": _busy(0.6)}, "test/empty")
+
+
+def _summary(tmp_path, name, body):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(body))
+    return folder
+
+
+def test_scenario_tables_give_intervals_and_the_knee(tmp_path):
+    what = {"model": "m", "variant": "v", "setup": "s", "device": "cpu", "dtype": "float32",
+            "cpu_capability": "AVX2", "power_sources": {"cpu": "estimated: x", "gpu": "absent",
+                                                        "ram": "estimated: y"}}
+    fixed = _summary(tmp_path, "fixed", {
+        **what, "workload": {"workload": "perplexity", "batch_size": 1},
+        "runs": [{}, {}, {}],
+        "aggregate": {"hardware_energy_kwh": {"mean": 2e-5, "ci95_half_width": 1e-6}}})
+    row = scenario_rows("fixed_workload", [fixed])[0]
+    assert (row["hardware_energy_kwh"], row["hardware_energy_kwh_ci95_half_width"]) == (2e-5, 1e-6)
+    assert row["repeats"] == 3 and row["cpu_power_source"] == "estimated: x"
+    runs = [{"batch_size": b, "hardware_energy_per_output_token_j": e, "tokens_per_s": t}
+            for b, e, t in ((1, 4.0, 10.0), (1, 4.2, 11.0), (2, 3.0, 18.0), (2, 3.2, 19.0))]
+    saturated = _summary(tmp_path, "saturated", {
+        **what, "workload": {"batch_sizes": [1, 2]}, "knee_batch_size": 2, "runs": runs})
+    rows = {r["batch_size"]: r for r in scenario_rows("saturated", [saturated])}
+    assert rows[1]["hardware_energy_per_output_token_j"] == pytest.approx(4.1)
+    assert rows[1]["hardware_energy_per_output_token_j_ci95_half_width"] > 0
+    assert rows[2]["is_knee"] and not rows[1]["is_knee"]
+
+
+def _study_with_scenarios():
+    config = demo_config()
+    config["energy"]["scenarios"] = {"fixed_workload": {"workload": "perplexity"},
+                                     "saturated": {"batch_sizes": [1, 2]}}
+    return config
+
+
+def test_plan_lists_one_job_per_scenario_and_tuple():
+    plan = Plan.from_config(_study_with_scenarios(), SCHEMA, search_dirs=[REPO])
+    assert plan.scenarios == ["fixed_workload", "saturated"]
+    assert plan.scenario_dirs("saturated") == [
+        f"results/scenarios/saturated/smollm2-135m/{v}/laptop-cpu"
+        for v in ("full", "gptq-4bit", "gptq-8bit")]
+    targets = plan.all_targets()
+    assert "results/tables/fixed_workload.csv" in targets
+    assert "results/tables/saturated.csv" in targets
+    # a scenario's parameters hold only its own settings: adding another reruns nothing
+    assert set(plan.scenario_params("saturated")["energy"]["scenarios"]) == {"saturated"}
+    assert "scenarios" not in plan.replay_params
+    jobs = [j for j in plan.gpu_jobs() if j["rule"] == "measure_scenario"]
+    assert len(jobs) == 6 and all(j["minutes"] > 0 for j in jobs)
+
+
+def test_tradeoff_from_a_scenario_that_is_not_measured_is_refused():
+    config = demo_config()
+    config["tradeoff"]["scenario"] = "fixed_workload"
+    with pytest.raises(ConfigError) as caught:
+        Plan.from_config(config, SCHEMA, search_dirs=[REPO])
+    assert caught.value.key == "tradeoff.scenario"
+    config = _study_with_scenarios()
+    config["tradeoff"]["scenario"] = "fixed_workload"
+    with pytest.raises(ConfigError) as caught:
+        Plan.from_config(config, SCHEMA, search_dirs=[REPO])
+    assert caught.value.key == "tradeoff.time_figure"
+    config["tradeoff"]["time_figure"] = "wall_time_s"
+    plan = Plan.from_config(config, SCHEMA, search_dirs=[REPO])
+    assert plan.tradeoff_energy_table == "results/tables/fixed_workload.csv"
