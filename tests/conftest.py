@@ -163,7 +163,13 @@ def demo_study_run(tmp_path_factory, service_time_s):
     """The cut-down demo study run once, end to end, as on an AVX2-only CPU (AVX2_ENV); every
     test that needs quantized checkpoints, quality or energy results of the demo reads these."""
     workdir = tmp_path_factory.mktemp("demo-study")
-    configfile = write_config(workdir, small_demo_config(service_time_s=service_time_s))
+    config = small_demo_config(service_time_s=service_time_s)
+    # the scenarios beside the replay, and the idle window for dynamic energy, kept short
+    config["energy"]["idle_window_s"] = 3
+    config["energy"]["scenarios"] = {
+        "fixed_workload": {"workload": "perplexity", "repeats": 2, "max_windows": 2},
+        "saturated": {"batch_sizes": [1, 2], "duration_s": 3}}
+    configfile = write_config(workdir, config)
     started = time.monotonic()
     snakemake(workdir, configfile, env=AVX2_ENV)
     print(f"\ndemo study (cut down) ran in {time.monotonic() - started:.0f} s")

@@ -105,3 +105,23 @@ def test_hour_of_year_profile():
     hours = {h: float(h) for h in range(8784)}
     start = dt.datetime(2024, 1, 2, 0, 0)  # hour 24 of the year
     assert carbon.window_intensity(hours, start, 7200) == pytest.approx(24.5)
+
+
+def test_hourly_profile_follows_each_runs_measured_start(tmp_path):
+    """Two runs of one hour, measured from 08:00 and 09:00 UTC; the grid's clock is UTC+1:
+    the first covers local hour 9 (100 g), the second hour 10 (200 g): mean 150 g/kWh."""
+    hours = {h: 100.0 if h == 9 else 200.0 for h in range(24)}
+    energy = {**ENERGY, "duration_s": "3600",
+              "run_starts_utc": "2024-01-15T08:00:00.000+00:00;2024-01-15T09:00:00.000+00:00"}
+    row = carbon.carbon_rows([energy], ["DEU"], carbon.IntensityTable(), 1.0, {},
+                             hourly={"DEU": hours}, utc_offset_h=1.0)[0]
+    assert row["intensity_g_per_kwh"] == pytest.approx(150.0)
+    assert "2 measured run start(s)" in row["intensity_source"]
+
+
+def test_energy_interval_carries_into_operational_carbon():
+    energy = {**ENERGY, "hardware_energy_kwh_ci95_half_width": "0.09"}
+    row = carbon.carbon_rows([energy], ["DEU"], carbon.IntensityTable(), 1.2, {})[0]
+    assert row["operational_gco2e_ci95_half_width"] == pytest.approx(0.09 * 1.2 * 333.77)
+    assert carbon.carbon_rows([ENERGY], ["DEU"], carbon.IntensityTable(), 1.2, {})[0][
+        "operational_gco2e_ci95_half_width"] is None

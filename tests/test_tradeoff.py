@@ -133,3 +133,33 @@ def test_table_names_the_aggregate_and_keeps_the_per_metric_ratios(tmp_path):
     assert float(rows["q4"]["pc_perplexity_token_perplexity"]) == pytest.approx(1.2)
     assert float(rows["q4"][tradeoff.PC_AGGREGATE_COLUMN]) == pytest.approx(1.2 ** 1.5)
     assert tradeoff.PC_AGGREGATE_COLUMN == "pc_aggregate_pow1_5"
+
+
+def test_intervals_of_tc_ec_and_opt_are_propagated_from_the_energy_table():
+    """Ec = 0.8 / 1.0 with half-widths 0.04 and 0.03: 0.8 x hypot(0.05, 0.03) = 0.04665;
+    Tc = 5 / 10 with 0.5 and 0.0: 0.5 x 0.1 = 0.05; opt half-width = Pc x hypot(a Tc, b Ec)."""
+    base = _energy("m", "full", "s", 1.0, 10) | {"hardware_energy_kwh_ci95_half_width": "0.03",
+                                                  "busy_time_s_ci95_half_width": "0.0"}
+    small = _energy("m", "q4", "s", 0.8, 5) | {"hardware_energy_kwh_ci95_half_width": "0.04",
+                                                "busy_time_s_ci95_half_width": "0.5"}
+    quality = [_quality("m", v, "perplexity", "token_perplexity", 10.0, False)
+               for v in ("full", "q4")]
+    settings = SETTINGS | {"metrics": [{"task": "perplexity", "metric": "token_perplexity"}]}
+    rows = {r["variant"]: r for r in tradeoff.tradeoff_rows([base, small], quality, settings,
+                                                            "full", {})}
+    q4 = rows["q4"]
+    assert q4["ec_ci95_half_width"] == pytest.approx(0.8 * (0.05**2 + 0.03**2) ** 0.5)
+    assert q4["tc_ci95_half_width"] == pytest.approx(0.05)
+    balanced = WEIGHTS["balanced"]
+    assert q4["opt_balanced_ci95_half_width"] == pytest.approx(
+        1.0 * ((balanced["alpha"] * 0.05) ** 2 + (balanced["beta"] * q4["ec_ci95_half_width"]) ** 2) ** 0.5)
+    assert rows["full"]["ec_ci95_half_width"] == 0.0  # the baseline against itself
+
+
+def test_single_runs_give_no_interval():
+    energy = [_energy("m", "full", "s", 1.0, 10), _energy("m", "q4", "s", 0.8, 5)]
+    quality = [_quality("m", v, "perplexity", "token_perplexity", 10.0, False)
+               for v in ("full", "q4")]
+    rows = {r["variant"]: r for r in tradeoff.tradeoff_rows(energy, quality, SETTINGS, "full", {})}
+    assert rows["q4"]["ec_ci95_half_width"] is None
+    assert rows["q4"]["opt_balanced_ci95_half_width"] is None

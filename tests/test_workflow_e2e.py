@@ -217,6 +217,28 @@ def test_energy_of_every_variant(compressed):
         assert summary["codecarbon"]["tracking_mode"] == "process"
 
 
+def test_energy_scenarios_of_every_variant(compressed):
+    """fixed_workload (perplexity, 2 repeats) and saturated (batch 1 and 2) beside the replay."""
+    workdir, _ = compressed
+    fixed = {r["variant"]: r for r in csv.DictReader(
+        open(workdir / "results/tables/fixed_workload.csv", newline=""))}
+    assert set(fixed) == set(VARIANTS)
+    for row in fixed.values():
+        assert row["workload"] == "perplexity" and row["repeats"] == "2"
+        assert float(row["wall_time_s"]) > 0 and float(row["hardware_energy_kwh"]) > 0
+        assert float(row["hardware_energy_kwh_ci95_half_width"]) >= 0  # n = 2: an interval
+        assert row["cpu_power_source"].startswith(("estimated", "measured", "constant"))
+        assert row["hardware_energy_dynamic_kwh"] != ""  # the idle window ran
+    # the same workload for every variant: the same number of scored tokens
+    assert len({row["output_tokens"] for row in fixed.values()}) == 1
+    saturated = list(csv.DictReader(open(workdir / "results/tables/saturated.csv", newline="")))
+    assert sorted((r["variant"], r["batch_size"]) for r in saturated) == sorted(
+        (v, b) for v in VARIANTS for b in ("1", "2"))
+    assert all(float(r["tokens_per_s"]) > 0 for r in saturated)
+    for variant in VARIANTS:
+        assert sum(r["is_knee"] == "True" for r in saturated if r["variant"] == variant) == 1
+
+
 def test_energy_measurements_never_overlap(compressed):
     workdir, _ = compressed
     runs = [json.loads((_energy_dir(workdir, v) / "summary.json").read_text())["runs"][0]

@@ -190,10 +190,22 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def run_starts(energy: dict[str, Any], start_time: dt.datetime | None,
+               utc_offset_h: float) -> list[dt.datetime]:
+    """When the tuple's runs started on the grid's local clock: the configured start time, or
+    else each run's measured start (UTC in the energy table) shifted by ``utc_offset_h``."""
+    if start_time is not None:
+        return [start_time]
+    measured = [s for s in (energy.get("run_starts_utc") or "").split(";") if s]
+    shift = dt.timedelta(hours=utc_offset_h)
+    return [(dt.datetime.fromisoformat(s) + shift).replace(tzinfo=None) for s in measured]
+
+
 def carbon_rows(energy_rows: Iterable[dict[str, Any]], countries: Sequence[str],
                 table: IntensityTable, pue: float, setups: dict[str, dict[str, Any]],
                 year: int | None = None, hourly: dict[str, dict[int, float]] | None = None,
-                start_time: dt.datetime | None = None) -> list[dict[str, Any]]:
+                start_time: dt.datetime | None = None,
+                utc_offset_h: float = 0.0) -> list[dict[str, Any]]:
     rows = []
     for energy in energy_rows:
         cpu = _number(energy["cpu_energy_kwh"]) or 0.0
@@ -203,12 +215,20 @@ def carbon_rows(energy_rows: Iterable[dict[str, Any]], countries: Sequence[str],
         duration_s = _number(energy.get("duration_s"))
         requests = _number(energy.get("requests_per_run"))
         embodied = embodied_gco2e((setups.get(energy["setup"]) or {}).get("embodied"), duration_s)
+        # the 95 % interval of the hardware energy over the repeats carries over unchanged in
+        # relative terms: PUE and intensity are exact factors
+        hardware_ci = _number(energy.get("hardware_energy_kwh_ci95_half_width"))
+        starts = run_starts(energy, start_time, utc_offset_h) if hourly else []
         for country in countries:
             annual = table.lookup(country, year)
             intensity, source = annual.g_co2e_per_kwh, annual.source
-            if hourly and country in hourly and start_time and duration_s:
-                intensity = window_intensity(hourly[country], start_time, duration_s)
-                source = f"hourly profile, window from {start_time.isoformat()}"
+            if hourly and country in hourly and starts and duration_s:
+                # each run weighted by the hours it covered, runs averaged (equal weight)
+                intensity = sum(window_intensity(hourly[country], start, duration_s)
+                                for start in starts) / len(starts)
+                source = (f"hourly profile, window from {start_time.isoformat()}" if start_time
+                          else f"hourly profile, {len(starts)} measured run start(s), "
+                               f"UTC{utc_offset_h:+g} h")
             operational = hardware * pue * intensity
             rows.append({
                 "model": energy["model"], "variant": energy["variant"], "setup": energy["setup"],
@@ -220,6 +240,8 @@ def carbon_rows(energy_rows: Iterable[dict[str, Any]], countries: Sequence[str],
                 "intensity_year": annual.year, "intensity_basis": annual.basis,
                 "intensity_annual_source": annual.source,
                 "operational_gco2e": operational,
+                "operational_gco2e_ci95_half_width": (hardware_ci * pue * intensity
+                                                      if hardware_ci is not None else None),
                 "embodied_gco2e": embodied,
                 "total_gco2e": operational + (embodied or 0.0),
                 "operational_gco2e_per_request": operational / requests if requests else None,
@@ -238,11 +260,15 @@ def carbon_table(energy_csv: str | Path, carbon: dict[str, Any], setups: dict[st
     """results/tables/carbon.csv."""
     table = IntensityTable(carbon.get("intensity_file"))
     hourly = start = None
-    if carbon.get("hourly_profile"):
-        hourly = read_hourly_profile(carbon["hourly_profile"]["file"])
-        start = dt.datetime.fromisoformat(carbon["hourly_profile"]["start_time"])
+    offset_h = 0.0
+    profile = carbon.get("hourly_profile")
+    if profile:
+        hourly = read_hourly_profile(profile["file"])
+        start = dt.datetime.fromisoformat(profile["start_time"]) if profile.get("start_time") \
+            else None
+        offset_h = profile.get("utc_offset_h", 0.0)
     rows = carbon_rows(read_energy_table(energy_csv), carbon["countries"], table, carbon["pue"],
-                       setups, carbon.get("year"), hourly, start)
+                       setups, carbon.get("year"), hourly, start, offset_h)
     atomic.write_csv(out_csv, rows)
     return rows
 
@@ -272,7 +298,8 @@ def check_config(config: dict[str, Any]) -> None:
         except (ValueError, KeyError) as error:
             raise ConfigError("carbon.hourly_profile.file", str(error)) from None
         try:
-            dt.datetime.fromisoformat(profile["start_time"])
+            if profile.get("start_time") is not None:
+                dt.datetime.fromisoformat(profile["start_time"])
         except ValueError:
             raise ConfigError("carbon.hourly_profile.start_time",
                               f"{profile['start_time']!r} is not an ISO date and time, e.g. "

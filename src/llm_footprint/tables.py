@@ -129,7 +129,12 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
             summary = json.load(handle)
         row = {**_what_ran(summary), "repeats": len(summary["runs"]),
                "requests_per_run": summary["schedule"]["n_requests"],
-               "ram_correction_factor": summary["ram_correction_factor"]}
+               "ram_correction_factor": summary["ram_correction_factor"],
+               # for hourly grid intensities: when each run measured (UTC)
+               "run_starts_utc": ";".join(r["started_utc"] for r in summary["runs"]),
+               "peak_rss_mb": summary.get("peak_memory", {}).get("rss_mb"),
+               "peak_gpu_allocated_mb": summary.get("peak_memory", {}).get("gpu_allocated_mb"),
+               "nvml_gap_flagged": (summary.get("nvml_gap") or {}).get("flagged")}
         rows.append(_with_intervals(row, summary["aggregate"], ENERGY_FIGURES))
     return rows
 

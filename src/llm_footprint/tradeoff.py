@@ -101,12 +101,15 @@ def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
                                "baseline_variant": baseline_variant,
                                "baseline_setup": baseline_setup, "note": ""}
         notes = []
-        tc = ec = None
+        tc = ec = tc_ci = ec_ci = None
         if baseline is None:
             notes.append("baseline not measured on this setup")
         else:
             tc = _ratio(measured, baseline, tradeoff["time_figure"])
             ec = _ratio(measured, baseline, tradeoff["energy_figure"])
+            same = measured is baseline
+            tc_ci = _ratio_ci95(measured, baseline, tradeoff["time_figure"], tc, same)
+            ec_ci = _ratio_ci95(measured, baseline, tradeoff["energy_figure"], ec, same)
             for name, figure, value in (("Tc", tradeoff["time_figure"], tc),
                                         ("Ec", tradeoff["energy_figure"], ec)):
                 if value is None:
@@ -140,14 +143,36 @@ def tradeoff_rows(energy: list[dict[str, str]], quality: list[dict[str, str]],
         row[PC_AGGREGATE_COLUMN] = pc
         row.update(tc=tc, ec=ec, time_figure=tradeoff["time_figure"],
                    energy_figure=tradeoff["energy_figure"])
+        row.update(tc_ci95_half_width=tc_ci, ec_ci95_half_width=ec_ci)
         for name, weights in tradeoff["weights"].items():
             row[f"opt_{name}"] = (opt_score(pc, tc, ec, weights["alpha"], weights["beta"])
                                   if None not in (pc, tc, ec) else None)
+            # the intervals of Tc and Ec, propagated to first order (Pc taken as exact)
+            row[f"opt_{name}_ci95_half_width"] = (
+                pc * math.hypot(weights["alpha"] * tc_ci, weights["beta"] * ec_ci)
+                if None not in (pc, tc_ci, ec_ci) and row[f"opt_{name}"] is not None else None)
         if not metrics:
             notes.append("no quality metric configured or measured")
         row["note"] = "; ".join(notes)
         rows.append(row)
     return rows
+
+
+def _ratio_ci95(measured: dict[str, str], baseline: dict[str, str], figure: str,
+                ratio: float | None, same: bool) -> float | None:
+    """Half-width of the 95 % interval of measured / baseline, to first order from the two
+    figures' own half-widths (independent runs): ratio x hypot(h_m / m, h_b / b). A tuple
+    compared with itself has none; figures measured once (n = 1) give None."""
+    if ratio is None:
+        return None
+    if same:
+        return 0.0
+    mine, base = _float(measured.get(figure)), _float(baseline.get(figure))
+    mine_ci = _float(measured.get(f"{figure}_ci95_half_width"))
+    base_ci = _float(baseline.get(f"{figure}_ci95_half_width"))
+    if None in (mine_ci, base_ci) or not mine or not base:
+        return None
+    return abs(ratio) * math.hypot(mine_ci / mine, base_ci / base)
 
 
 def _ratio(measured: dict[str, str], baseline: dict[str, str], figure: str) -> float | None:

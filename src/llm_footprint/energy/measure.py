@@ -59,6 +59,37 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
     return idle
 
 
+DEFAULT_MAX_NVML_GAP = 0.10
+
+
+def peak_memory(device: str) -> dict[str, float | None]:
+    """Peak memory of this job so far (MB): the process's resident set (loading included) and,
+    on CUDA, the most the allocator held; shown beside the feasibility estimate."""
+    import resource
+
+    import torch
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    gpu_mb = (torch.cuda.max_memory_allocated() / 2**20
+              if device == "cuda" and torch.cuda.is_available() else None)
+    return {"rss_mb": round(rss_mb, 1), "gpu_allocated_mb": gpu_mb}
+
+
+def nvml_gap(runs: list[dict[str, Any]], max_gap: float) -> dict[str, Any] | None:
+    """CodeCarbon's GPU energy against NVML's energy counter, per run: (CodeCarbon - NVML) /
+    NVML; flagged when a run's gap exceeds ``max_gap`` (energy.max_nvml_gap) either way."""
+    gaps = [(run["gpu_energy_kwh"] - run["nvml_gpu_energy_kwh"]) / run["nvml_gpu_energy_kwh"]
+            for run in runs if run.get("nvml_gpu_energy_kwh")]
+    if not gaps:
+        return None
+    flagged = any(abs(gap) > max_gap for gap in gaps)
+    if flagged:
+        log.warning("CodeCarbon's GPU energy differs from NVML's counter by up to %.1f %% "
+                    "(energy.max_nvml_gap = %g)", 100 * max(gaps, key=abs), max_gap)
+    return {"per_run": gaps, "max_abs": max(abs(g) for g in gaps), "limit": max_gap,
+            "flagged": flagged}
+
+
 def _measure_repeat(repeat: int, tracker: Any, nvml: Any, requests: list[dict[str, Any]],
                     generate: Any, window_s: float, factor: float,
                     idle: dict[str, Any] | None) -> tuple[dict[str, Any], list, dict[str, Any]]:
@@ -140,6 +171,8 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
                          "arrival_process": schedule["arrival_process"],
                          "seed": schedule["seed"], "sha256": sha256_file(schedule_json)},
             "ram_correction_factor": factor,
+            "peak_memory": peak_memory(device),
+            "nvml_gap": nvml_gap(runs, energy.get("max_nvml_gap", DEFAULT_MAX_NVML_GAP)),
             "power_sources": combine_power_sources(sources),
             "runs": runs,
             "aggregate": aggregate(runs),
