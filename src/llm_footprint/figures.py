@@ -115,33 +115,58 @@ def _intensity_label(rows: list[dict[str, str]], country: str) -> str:
     return f"{value:.4g}"
 
 
+def is_estimated(row: dict[str, str], part: str) -> bool:
+    """Whether CodeCarbon estimated (or was told) this component's power rather than read it;
+    rows without the column (imported tables) count as unknown, not estimated."""
+    source = row.get(f"{part}_power_source") or ""
+    return source.startswith(("estimated", "constant"))
+
+
+def estimate_note(rows: list[dict[str, str]]) -> str | None:
+    """A line naming the components whose energy is an estimate in any row."""
+    parts = [name for name, part in (("CPU", "cpu"), ("GPU", "gpu"), ("RAM", "ram"))
+             if any(is_estimated(r, part) for r in rows)]
+    if not parts:
+        return None
+    return (f"{', '.join(parts)} energy estimated by CodeCarbon (no power meter read): "
+            f"hatched; differences between variants then follow their time and CPU load")
+
+
 def energy_components(energy_csv: str | Path, png: str | Path, svg: str | Path) -> None:
     plt = _pyplot()
     rows = read_rows(energy_csv)
     labels = [f"{r['model']} / {r['variant']} @ {r['setup']}" for r in rows]
-    fig, ax = plt.subplots(figsize=(9, 0.55 * max(3, len(rows)) + 1.5))
+    fig, ax = plt.subplots(figsize=(9, 0.55 * max(3, len(rows)) + 1.8))
     left = [0.0] * len(rows)
-    for name, column in (("CPU", "cpu_energy_kwh"), ("GPU", "gpu_energy_kwh"),
-                         ("RAM", "ram_energy_corrected_kwh")):
+    for name, part, column in (("CPU", "cpu", "cpu_energy_kwh"), ("GPU", "gpu", "gpu_energy_kwh"),
+                               ("RAM", "ram", "ram_energy_corrected_kwh")):
         shares = []
         for row in rows:
             total = sum(_num(row[c]) or 0 for c in ("cpu_energy_kwh", "gpu_energy_kwh",
                                                     "ram_energy_corrected_kwh"))
             shares.append(100 * (_num(row[column]) or 0) / total if total else 0)
         bars = ax.barh(labels, shares, left=left, color=COMPONENT_COLOURS[name], label=name)
-        for bar, share in zip(bars, shares):
+        for bar, share, row in zip(bars, shares, rows):
+            if is_estimated(row, part):
+                bar.set_hatch("//")
+                bar.set_edgecolor("white")
             if share >= 6:
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
                         f"{share:.0f}%", ha="center", va="center", color="white", fontsize=8)
         left = [a + b for a, b in zip(left, shares)]
     for index, row in enumerate(rows):
-        ax.text(101, index, f"{float(row['hardware_energy_kwh']) * 1000:.3g} Wh", va="center",
-                fontsize=8)
-    ax.set_xlim(0, 118)
-    ax.set_xlabel("share of hardware energy (%); total at the right")
+        total = float(row["hardware_energy_kwh"]) * 1000
+        half = _num(row.get("hardware_energy_kwh_ci95_half_width"))
+        text = f"{total:.3g} Wh" + (f" ± {half * 1000:.2g}" if half is not None else "")
+        ax.text(101, index, text, va="center", fontsize=8)
+    ax.set_xlim(0, 125)
+    ax.set_xlabel("share of hardware energy (%); total at the right (± 95 % interval, n >= 2)")
     ax.invert_yaxis()
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Hardware energy by component (CPU + GPU + corrected RAM)")
+    note = estimate_note(rows)
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=7, ha="left", va="bottom")
     save(fig, png, svg)
     plt.close(fig)
 
@@ -165,6 +190,9 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
     quality = {(r["model"], r["variant"]): r for r in read_rows(quality_csv)
                if r["task"] == task and r["metric"] == metric}
     points, labels = [], []
+    x_errors: list[float] = []
+    y_errors: list[float] = []
+    estimated_rows: list[dict[str, str]] = []
     higher_is_better = True
     for row in read_rows(energy_csv):
         match = quality.get((row["model"], row["variant"]))
@@ -174,6 +202,11 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
         higher_is_better = match.get("higher_is_better", "True") != "False"
         points.append((energy, float(match["value"])))
         labels.append(f"{row['model']}/{row['variant']}@{row['setup']}")
+        # 95 % intervals: the energy's over the repeats, the metric's from its standard error
+        x_errors.append(_num(row.get(f"{energy_figure}_ci95_half_width")) or 0.0)
+        stderr = _num(match.get("stderr"))
+        y_errors.append(1.96 * stderr if stderr else 0.0)
+        estimated_rows.append(row)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     if not points:
         ax.text(0.5, 0.5, f"no tuple has both {energy_figure} and {task}/{metric}",
@@ -181,7 +214,9 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
         ax.set_axis_off()
     else:
         front = pareto_front(points, higher_is_better)
-        ax.scatter([p[0] for p in points], [p[1] for p in points], color="#4C72B0", zorder=3)
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], xerr=x_errors,
+                    yerr=y_errors, fmt="o", color="#4C72B0", ecolor="#8DA0CB", capsize=3,
+                    zorder=3)
         for (x, y), label in zip(points, labels):
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--",
@@ -192,7 +227,10 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
         ax.set_ylabel(f"{task} {metric} ({better})")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    ax.set_title("Quality against inference energy")
+    ax.set_title("Quality against inference energy (bars: 95 % intervals)")
+    note = estimate_note(estimated_rows)
+    if note:
+        fig.text(0.01, 0.005, note.replace(": hatched", ""), fontsize=7, ha="left", va="bottom")
     save(fig, png, svg)
     plt.close(fig)
 

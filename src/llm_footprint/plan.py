@@ -372,6 +372,12 @@ class Plan:
         return canonical({"study": study, **sections})
 
     @property
+    def report_energy_figure(self) -> str:
+        """The energy axis of the quality-vs-energy figure: report.energy_figure, else the
+        trade-off's (total or dynamic energy, per tuple or per output token)."""
+        return self.config["report"]["energy_figure"] or self.config["tradeoff"]["energy_figure"]
+
+    @property
     def report_quality_metric(self) -> dict[str, str]:
         chosen = self.config["report"]["quality_metric"] or next(
             iter(self.config["tradeoff"]["metrics"]), None)

@@ -148,7 +148,7 @@ use rule figure_energy_components as figure_quality_vs_energy with:
     params:
         figure="quality_vs_energy",
         quality_metric=PLAN.report_quality_metric,
-        energy_figure=PLAN.section("tradeoff")["energy_figure"],
+        energy_figure=PLAN.report_energy_figure,
     log:
         PLAN.paths.log("figures", "quality_vs_energy"),
 
