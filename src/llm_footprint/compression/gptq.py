@@ -132,6 +132,10 @@ class GPTQ(Method):
         log.info("quantizing %s to %d bits, group size %d on %s in %s (%s; CPU capability %s)",
                  job.model_id, variant["bits"], variant["group_size"], job.device, choice.dtype,
                  choice.reason, compute_dtype.cpu_report().capability)
+        import torch
+
+        # GPTQ itself draws nothing at random; seeding makes any library randomness repeatable
+        torch.manual_seed(variant["calibration"]["seed"])
         model.quantize(examples, batch_size=variant["batch_size"], tokenizer=tokenizer)
         quantize_s = time.monotonic() - started
         with atomic.staged_directory(job.out_dir) as staging:
@@ -151,6 +155,8 @@ class GPTQ(Method):
                 **extra,
                 mean_quant_loss=_mean_quant_loss(staging / "quant_log.csv"),
                 threads=job.threads,
+                torch_threads=torch.get_num_threads(),
+                seed=variant["calibration"]["seed"],
                 gptqmodel_cpu_workers=int(os.environ["GPTQMODEL_CPU_WORKERS"]),
             )
             atomic.write_json(staging / checkpoint.SUMMARY_FILE, summary)
