@@ -125,7 +125,7 @@ def distill_loss(student_logits: Any, teacher_logits: Any, input_ids: Any, alpha
                   log_target=True, reduction="sum") / positions * temperature ** 2
     ce = F.cross_entropy(s, labels)
     loss = alpha * kl + (1 - alpha) * ce
-    return loss, {"kl": float(kl), "ce": float(ce)}
+    return loss, {"kl": float(kl.detach()), "ce": float(ce.detach())}
 
 
 def cut_layers(model: Any, kept: list[int]) -> list[str]:
@@ -288,7 +288,7 @@ class Distill(Method):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             done = step + 1
             if done % log_every == 0 or done in (1, steps):
                 elapsed = train_s + time.monotonic() - run_started
