@@ -213,3 +213,63 @@ def test_keep_every_that_removes_no_layer_is_refused():
         compression.method("distill").check_model("variants.d", {"keep_every": 2}, "m",
                                                   {"num_hidden_layers": 2})
     assert caught.value.key == "variants.d.keep_every"
+
+
+# A variant that *is* another model, declared with its teacher (models.<id>.teacher): its
+# relative changes and trade-off are computed against the teacher's baseline variant.
+
+def _energy_row(model, variant, kwh, busy):
+    return {"model": model, "variant": variant, "setup": "s", "hardware_energy_kwh": str(kwh),
+            "cpu_energy_kwh": str(kwh), "busy_time_s": str(busy)}
+
+
+def _quality_row(model, variant, value):
+    return {"model": model, "variant": variant, "task": "perplexity",
+            "metric": "token_perplexity", "value": value, "higher_is_better": False}
+
+
+TEACHERS = {"teacher": None, "student": "teacher"}
+ROWS = [("teacher", "full", 10.0), ("teacher", "q4", 12.0), ("student", "full", 15.0),
+        ("student", "q4", 20.0)]
+
+
+def test_quality_changes_of_a_student_are_against_its_teachers_baseline():
+    from llm_footprint.tables import add_baseline_columns
+
+    rows = add_baseline_columns([_quality_row(*r) for r in ROWS], "full", TEACHERS)
+    by = {(r["model"], r["variant"]): r for r in rows}
+    assert by[("teacher", "full")]["relative_change_pct"] is None  # the baseline itself
+    assert by[("teacher", "q4")]["relative_change_pct"] == pytest.approx(20.0)
+    assert by[("student", "full")]["baseline_model"] == "teacher"
+    assert by[("student", "full")]["relative_change_pct"] == pytest.approx(50.0)
+    assert by[("student", "q4")]["relative_change_pct"] == pytest.approx(100.0)
+    assert by[("student", "q4")]["difference_baseline_minus_variant"] == pytest.approx(-10.0)
+
+
+def test_relative_change_and_tradeoff_of_a_student_are_against_its_teachers_baseline():
+    from llm_footprint import tradeoff
+    from llm_footprint.tables import relative_change_rows
+
+    energy = [_energy_row("teacher", "full", 4.0, 40.0), _energy_row("student", "full", 1.0, 10.0),
+              _energy_row("student", "q4", 2.0, 10.0)]
+    quality = [{**_quality_row(*r), "value": str(r[2]), "higher_is_better": "False"}
+               for r in ROWS]
+    metrics = [{"task": "perplexity", "metric": "token_perplexity"}]
+    changes = {(r["model"], r["variant"]): r for r in relative_change_rows(
+        energy, quality, metrics, "full", TEACHERS)}
+    student = changes[("student", "full")]
+    assert student["baseline_model"] == "teacher"
+    assert student["hardware_energy_change_pct"] == pytest.approx(-75.0)
+    assert student["perplexity_token_perplexity_change_pct"] == pytest.approx(50.0)
+    assert changes[("student", "q4")]["hardware_energy_change_pct"] == pytest.approx(-50.0)
+    assert ("teacher", "full") not in changes
+
+    settings = {"metrics": metrics, "weights": {"balanced": {"alpha": 0.5, "beta": 0.5}},
+                "time_figure": "busy_time_s", "energy_figure": "hardware_energy_kwh",
+                "baseline_setup": None}
+    scores = {(r["model"], r["variant"]): r for r in tradeoff.tradeoff_rows(
+        energy, quality, settings, "full", TEACHERS)}
+    q4 = scores[("student", "q4")]
+    assert q4["baseline_model"] == "teacher"
+    assert q4["ec"] == pytest.approx(0.5) and q4["tc"] == pytest.approx(0.25)
+    assert q4["opt_balanced"] == pytest.approx(2.0 ** 1.5 * (0.5 * 0.25 + 0.5 * 0.5))
