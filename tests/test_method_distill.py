@@ -56,6 +56,25 @@ def test_kept_layers_are_every_kth_and_the_last():
     assert distill.kept_layers(10, 3) == [0, 3, 6, 9]  # the last is already kept
 
 
+def test_per_layer_config_lists_are_cut_and_the_student_reloads(tmp_path):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                         use_sliding_window=True, sliding_window=8, max_window_layers=2)
+    model = Qwen2ForCausalLM(config)
+    assert distill.cut_layers(model, [0, 2, 3]) == ["layer_types"]
+    assert model.config.layer_types == ["full_attention", "sliding_attention",
+                                        "sliding_attention"]
+    assert [layer.self_attn.layer_idx for layer in model.model.layers] == [0, 1, 2]
+    model.save_pretrained(tmp_path)
+    reloaded = Qwen2ForCausalLM.from_pretrained(tmp_path)
+    assert reloaded.config.num_hidden_layers == 3 and len(reloaded.model.layers) == 3
+    out = reloaded.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=12, do_sample=False)
+    assert out.shape == (1, 15)
+
+
 def test_student_has_the_kept_layers_and_parameters_counted_from_the_files(distilled,
                                                                            demo_model_dir):
     from safetensors import safe_open
