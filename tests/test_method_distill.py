@@ -105,6 +105,7 @@ def test_student_has_the_kept_layers_and_parameters_counted_from_the_files(disti
     assert summary["parameters_before"] == sum(numel(s) for s in teacher.values())
     assert summary["steps"] == 4 and summary["tokens_seen"] == 4 * 2 * 64
     assert math.isfinite(summary["loss_initial"]) and math.isfinite(summary["loss_final"])
+    assert summary["loss_window_steps"] == 2  # first 2 and last 2 of 4 steps
     assert summary["resumed_from_step"] is None and summary["seed"] == 0
 
     described = compression.describe(distilled)

@@ -44,7 +44,8 @@ STATE_FILE = "state.pt"
 # the keys whose change makes a saved training state useless
 TRAINING_KEYS = ("keep_every", "alpha", "temperature", "data", "steps", "batch_size",
                  "max_tokens", "learning_rate", "seed", "checkpoint_every", "dtype")
-LOSS_WINDOW = 5  # initial and final loss: means of the first and last steps
+LOSS_WINDOW = 5  # initial and final loss: means of the first and last 5 steps (fewer when
+# there are fewer than 10 steps, so that the two never overlap)
 
 
 def kept_layers(num_layers: int, keep_every: int) -> list[int]:
@@ -309,6 +310,7 @@ class Distill(Method):
         train_s += time.monotonic() - run_started
         del teacher
 
+        window = min(LOSS_WINDOW, max(1, steps // 2))
         save_dtype = stored_dtype if stored_dtype in BYTES_PER_PARAM else "float32"
         student.eval().requires_grad_(False)
         student.to(device="cpu", dtype=compute_dtype.torch_dtype(save_dtype))
@@ -336,7 +338,8 @@ class Distill(Method):
                 max_tokens=variant["max_tokens"],
                 tokens_seen=steps * batch_size * variant["max_tokens"],
                 resumed_from_step=first_step if state is not None else None,
-                loss_initial=_mean(losses[:LOSS_WINDOW]), loss_final=_mean(losses[-LOSS_WINDOW:]),
+                loss_initial=_mean(losses[:window]), loss_final=_mean(losses[-window:]),
+                loss_window_steps=window,
                 train_time_s=round(train_s, 3), training_data=data_record,
             )
             atomic.write_json(staging / checkpoint.SUMMARY_FILE, summary)
