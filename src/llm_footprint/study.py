@@ -65,14 +65,19 @@ def _check_calibration_is_not_evaluation_text(config: dict[str, Any]) -> None:
     digests = {checkpoint_info.sha256_file(p): p for p in evaluated}
     for variant_id, spec in config["variants"].items():
         calibration = spec.get("calibration") or {}
-        if calibration.get("source") != "text_file" or not calibration.get("path"):
-            continue
-        path = Path(calibration["path"]).resolve()
-        twin = digests.get(checkpoint_info.sha256_file(path)) if path.is_file() else None
-        if path in evaluated or twin:
-            raise ConfigError(f"variants.{variant_id}.calibration.path",
-                              f"{path} is also evaluation data ({twin or path}): calibrating on "
-                              "the text a model is scored on flatters the compressed model")
+        texts = []
+        if calibration.get("source") == "text_file" and calibration.get("path"):
+            texts.append(("calibration.path", calibration["path"]))
+        if isinstance(spec.get("data"), str):  # the training text of method distill
+            texts.append(("data", spec["data"]))
+        for key, name in texts:
+            path = Path(name).resolve()
+            twin = digests.get(checkpoint_info.sha256_file(path)) if path.is_file() else None
+            if path in evaluated or twin:
+                raise ConfigError(f"variants.{variant_id}.{key}",
+                                  f"{path} is also evaluation data ({twin or path}): calibrating "
+                                  "or training on the text a model is scored on flatters the "
+                                  "compressed model")
 
 
 # Each stage checks its own section; the order is that of the config file, so the first error
@@ -143,6 +148,8 @@ def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, st
         calibration = spec.get("calibration") if isinstance(spec, dict) else None
         if isinstance(calibration, dict) and isinstance(calibration.get("path"), str):
             found.append((calibration, "path", f"variants.{variant_id}.calibration.path"))
+        if isinstance(spec, dict) and isinstance(spec.get("data"), str):
+            found.append((spec, "data", f"variants.{variant_id}.data"))
     return found
 
 

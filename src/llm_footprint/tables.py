@@ -43,13 +43,16 @@ def compression_table(checkpoint_dirs: Iterable[str | Path], out_csv: str | Path
 
 QUALITY_COLUMNS = [
     "model", "variant", "dtype", "cpu_capability", "task", "metric", "value", "stderr", "n_samples", "num_fewshot", "limit",
-    "higher_is_better", "baseline_variant", "baseline_value", "difference_baseline_minus_variant",
+    "higher_is_better", "baseline_model", "baseline_variant", "baseline_value",
+    "difference_baseline_minus_variant",
     "relative_change_pct",
 ]
 
 
-def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str) -> list[dict]:
-    """Tidy quality rows with each variant's change against its model's baseline variant."""
+def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str,
+                 teachers: dict[str, str | None] | None = None) -> list[dict]:
+    """Tidy quality rows with each variant's change against its model's baseline variant (for a
+    distilled model, its teacher's)."""
     rows = []
     for path in quality_files:
         with open(path, encoding="utf-8") as handle:
@@ -57,18 +60,25 @@ def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str) -> 
         # what ran: the same metric in bf16 emulation and in float32 are different measurements
         ran = {"dtype": result.get("dtype"), "cpu_capability": result.get("cpu_capability")}
         rows.extend({**row, **ran} for row in result["rows"])
-    return add_baseline_columns(rows, baseline_variant)
+    return add_baseline_columns(rows, baseline_variant, teachers)
 
 
-def add_baseline_columns(rows: list[dict], baseline_variant: str) -> list[dict]:
-    """Baseline value, difference (baseline minus variant) and relative change (%) per row."""
+def add_baseline_columns(rows: list[dict], baseline_variant: str,
+                         teachers: dict[str, str | None] | None = None) -> list[dict]:
+    """Baseline value, difference (baseline minus variant) and relative change (%) per row.
+
+    The baseline is the model's own baseline variant, or for a distilled model (one with a
+    teacher) the teacher's, so the student's every variant is compared with the teacher."""
+    teachers = teachers or {}
     baseline = {(r["model"], r["task"], r["metric"]): r["value"]
                 for r in rows if r["variant"] == baseline_variant}
     for row in rows:
-        reference = baseline.get((row["model"], row["task"], row["metric"]))
+        base_model = teachers.get(row["model"]) or row["model"]
+        reference = baseline.get((base_model, row["task"], row["metric"]))
+        row["baseline_model"] = base_model
         row["baseline_variant"] = baseline_variant
         row["baseline_value"] = reference
-        if reference is None or row["variant"] == baseline_variant:
+        if reference is None or (row["model"], row["variant"]) == (base_model, baseline_variant):
             row["difference_baseline_minus_variant"] = None
             row["relative_change_pct"] = None
             continue
@@ -79,9 +89,9 @@ def add_baseline_columns(rows: list[dict], baseline_variant: str) -> list[dict]:
 
 
 def quality_table(quality_files: Iterable[str | Path], baseline_variant: str,
-                  out_csv: str | Path) -> list[dict]:
+                  out_csv: str | Path, teachers: dict[str, str | None] | None = None) -> list[dict]:
     """results/tables/quality.csv: every metric, with the change against the baseline."""
-    rows = quality_rows(quality_files, baseline_variant)
+    rows = quality_rows(quality_files, baseline_variant, teachers)
     atomic.write_csv(out_csv, rows, QUALITY_COLUMNS)
     return rows
 

@@ -48,6 +48,7 @@ rule quality_table:
         ),
     params:
         baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
     log:
         PLAN.paths.log("quality_table"),
     localrule: True

@@ -14,10 +14,11 @@ from ..prepare import known_model_config
 from ..schema import ConfigError
 from .base import CompressJob, Method
 from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
+from .distill import Distill
 from .gptq import GPTQ
 from .none import NoCompression
 
-METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ())}
+METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), Distill())}
 
 __all__ = ["METHODS", "MANIFEST_FILE", "SUMMARY_FILE", "CompressJob", "Description", "Method",
            "check_config", "compress", "describe", "method"]
