@@ -165,6 +165,31 @@ def test_threshold_09_chained_after_none(demo_model_dir, tmp_path):
         ids["input_ids"].shape[1] + 3
 
 
+def test_same_per_group_keeps_every_kv_head(demo_model_dir, tmp_path):
+    import torch
+
+    from llm_footprint.loading import load_for_inference
+
+    calibration = {**SMALL_CALIBRATION, "n_samples": 2}
+    out = tmp_path / "hp-spg"
+    summary = compression.compress(
+        "smollm2-135m", "hp-spg", _variant(threshold=0.6, gqa_rule="same_per_group",
+                                           calibration=calibration),
+        demo_model_dir, out, threads=2)
+    shapes = _file_shapes(out)
+    assert summary["kv_heads_removed"] == 0 and summary["query_heads_removed"] > 0
+    for i in range(30):
+        n_q = shapes[f"model.layers.{i}.self_attn.q_proj.weight"][0] // 64
+        assert shapes[f"model.layers.{i}.self_attn.k_proj.weight"][0] == 3 * 64
+        assert n_q % 3 == 0 and n_q >= 3
+    loaded = load_for_inference(out, threads=2)
+    ids = loaded.tokenizer("Hello there", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.isfinite(loaded.model(**ids).logits).all()
+    assert loaded.model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] == \
+        ids["input_ids"].shape[1] + 3
+
+
 def test_cannot_follow_a_quantized_checkpoint(tmp_path):
     earlier = tmp_path / "gptq"
     earlier.mkdir()
