@@ -365,18 +365,22 @@ class HeadPrune(Method):
         import torch
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers.initialization import no_init_weights
 
         config = AutoConfig.from_pretrained(source)
         torch_dtype = compute_dtype.torch_dtype(dtype)
-        model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
         kept = manifest["kept_heads"]
         if len(kept) != config.num_hidden_layers:
             raise ValueError(f"{source}: the manifest lists kept heads of {len(kept)} layers, "
                              f"the model has {config.num_hidden_layers}")
-        for layer, heads in enumerate(kept):
-            if (len(heads["query"]) < config.num_attention_heads
-                    or len(heads["kv"]) < config.num_key_value_heads):
-                _resize_attention(_attention(model, layer), len(heads["query"]), len(heads["kv"]))
+        # every weight is overwritten below (checked), so random initialisation is skipped
+        with no_init_weights():
+            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+            for layer, heads in enumerate(kept):
+                if (len(heads["query"]) < config.num_attention_heads
+                        or len(heads["kv"]) < config.num_key_value_heads):
+                    _resize_attention(_attention(model, layer), len(heads["query"]),
+                                      len(heads["kv"]))
         state: dict[str, Any] = {}
         for path in checkpoint_info.weight_files(source):
             if path.suffix == ".safetensors":
