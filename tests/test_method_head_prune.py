@@ -190,6 +190,49 @@ def test_same_per_group_keeps_every_kv_head(demo_model_dir, tmp_path):
         ids["input_ids"].shape[1] + 3
 
 
+def test_gpt2_fused_attention(demo_model_dir, tmp_path):
+    """GPT-2's fused c_attn: a tiny random GPT-2 (the demo tokenizer), every head above a low
+    threshold, two of four kept per layer by min_heads_per_layer."""
+    import shutil
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from llm_footprint.loading import load_for_inference
+
+    source = tmp_path / "tiny-gpt2"
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=49152, n_positions=128, n_embd=64, n_layer=2,
+                               n_head=4)).save_pretrained(source)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(demo_model_dir / name, source / name)
+    (source / "provenance.json").write_text(json.dumps(
+        {"size_on_disk_mb": 1.0, "source": {"path": "tiny"}, "dtype": "float32"}))
+    out = tmp_path / "hp-gpt2"
+    summary = compression.compress(
+        "tiny", "hp", _variant(threshold=0.01, min_heads_per_layer=2,
+                               calibration={**SMALL_CALIBRATION, "n_samples": 2}),
+        source, out, threads=2)
+    shapes = _file_shapes(out)
+    for i in range(2):
+        assert shapes[f"transformer.h.{i}.attn.c_attn.weight"] == [64, 3 * 2 * 16]
+        assert shapes[f"transformer.h.{i}.attn.c_attn.bias"] == [3 * 2 * 16]
+        assert shapes[f"transformer.h.{i}.attn.c_proj.weight"] == [2 * 16, 64]
+    assert _count(_file_shapes(source)) - _count(shapes) == \
+        summary["parameters_before"] - summary["parameters_after"] == \
+        2 * removed_parameters(64, 16, 4, 4, 2, 2, bias=True)
+    loaded = load_for_inference(out, threads=2)
+    reference = GPT2LMHeadModel.from_pretrained(source).eval()
+    for layer, kept in enumerate(head_prune.read_heads(out)["layers"]):
+        head_prune.shrink_attention(reference.transformer.h[layer].attn,
+                                    kept["kept_query_heads"], kept["kept_kv_heads"])
+    ids = loaded.tokenizer("Hello there, general", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(**ids).logits, reference(**ids).logits, atol=1e-4)
+    assert loaded.model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] == \
+        ids["input_ids"].shape[1] + 3
+
+
 def test_cannot_follow_a_quantized_checkpoint(tmp_path):
     earlier = tmp_path / "gptq"
     earlier.mkdir()
@@ -202,9 +245,9 @@ def test_cannot_follow_a_quantized_checkpoint(tmp_path):
 
 def test_unsupported_architecture_is_rejected_naming_method():
     with pytest.raises(ConfigError) as caught:
-        head_prune.HeadPrune().check_model("variants.hp", _variant(), "gpt2",
-                                           {"model_type": "gpt2", "n_head": 12})
-    assert caught.value.key == "variants.hp.method" and "gpt2" in str(caught.value)
+        head_prune.HeadPrune().check_model("variants.hp", _variant(), "opt",
+                                           {"model_type": "opt", "num_attention_heads": 12})
+    assert caught.value.key == "variants.hp.method" and "'opt'" in str(caught.value)
 
 
 def test_defaults_are_filled():

@@ -32,7 +32,8 @@ The checkpoint holds the pruned weights as safetensors, the model's own config.j
 head counts are those before pruning: transformers cannot express per-layer counts) and the
 kept heads per layer in ``head_prune.json`` and the manifest; ``load`` builds the model from
 the config, shrinks each attention module to the kept heads and loads the weights strictly.
-Supported: attention with separate q/k/v/o projections (llama, mistral, qwen2).
+Supported: attention with separate q/k/v/o projections (llama, mistral, qwen2) and GPT-2's
+fused ``c_attn``/``c_proj`` (Conv1D, multi-head attention: per-head pruning).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ HEADS_FILE = "head_prune.json"
 BYTES_PER_PARAM = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 # model types whose attention has q/k/v/o_proj and reshapes with -1 heads (checked on the
 # pinned transformers): shrinking the projections and num_key_value_groups is all it needs
-SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2")
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "gpt2")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,8 +141,41 @@ def head_statistics(model: Any, examples: list[dict[str, list[int]]],
 # structural surgery, shared by compress and load
 
 
+def _is_gpt2(model: Any) -> bool:
+    return getattr(model.config, "model_type", None) == "gpt2"
+
+
 def _attention(model: Any, layer: int) -> Any:
+    if _is_gpt2(model):
+        return model.transformer.h[layer].attn
     return model.model.layers[layer].self_attn
+
+
+def _kv_heads(config: Any) -> int:
+    return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+
+
+def _hidden_and_bias(attention: Any) -> tuple[int, bool]:
+    """Input width of the attention projections, and whether q/k/v carry a bias."""
+    if hasattr(attention, "c_attn"):
+        return attention.c_attn.weight.shape[0], True
+    return attention.q_proj.in_features, attention.q_proj.bias is not None
+
+
+def _slice_conv1d(conv: Any, rows: Any = None, cols: Any = None) -> Any:
+    """GPT-2's Conv1D (weight is input x output): keep input ``rows`` and output ``cols``."""
+    from transformers.pytorch_utils import Conv1D
+
+    weight, bias = conv.weight.data, conv.bias.data
+    if rows is not None:
+        weight = weight.index_select(0, rows)
+    if cols is not None:
+        weight = weight.index_select(1, cols)
+        bias = bias.index_select(0, cols)
+    new = Conv1D(weight.shape[1], weight.shape[0]).to(device=weight.device, dtype=weight.dtype)
+    new.weight.data.copy_(weight)
+    new.bias.data.copy_(bias)
+    return new
 
 
 def _slice_linear(linear: Any, rows: Any = None, cols: Any = None) -> Any:
@@ -172,6 +206,17 @@ def _head_rows(heads: list[int], head_dim: int, device: Any) -> Any:
 def shrink_attention(attention: Any, kept_q: list[int], kept_kv: list[int]) -> None:
     """Keep only the given query and key/value heads of one attention module, in place."""
     head_dim = attention.head_dim
+    if hasattr(attention, "c_attn"):
+        import torch
+
+        width = attention.split_size
+        rows = _head_rows(kept_q, head_dim, attention.c_attn.weight.device)
+        attention.c_attn = _slice_conv1d(attention.c_attn,
+                                         cols=torch.cat([rows, rows + width, rows + 2 * width]))
+        attention.c_proj = _slice_conv1d(attention.c_proj, rows=rows)
+        attention.split_size = len(kept_q) * head_dim
+        attention.num_heads = len(kept_q)
+        return
     device = attention.q_proj.weight.device
     q_rows = _head_rows(kept_q, head_dim, device)
     kv_rows = _head_rows(kept_kv, head_dim, device)
@@ -188,6 +233,16 @@ def _resize_attention(attention: Any, n_q: int, n_kv: int) -> None:
     import torch
 
     head_dim = attention.head_dim
+    if hasattr(attention, "c_attn"):
+        from transformers.pytorch_utils import Conv1D
+
+        dtype, device = attention.c_attn.weight.dtype, attention.c_attn.weight.device
+        hidden = attention.c_attn.weight.shape[0]
+        attention.c_attn = Conv1D(3 * n_q * head_dim, hidden).to(device=device, dtype=dtype)
+        attention.c_proj = Conv1D(hidden, n_q * head_dim).to(device=device, dtype=dtype)
+        attention.split_size = n_q * head_dim
+        attention.num_heads = n_q
+        return
     hidden = attention.q_proj.in_features
     dtype, device = attention.q_proj.weight.dtype, attention.q_proj.weight.device
     bias_qkv = attention.q_proj.bias is not None
@@ -231,7 +286,7 @@ class HeadPrune(Method):
             raise ConfigError(f"{key}.method", f"model {model_id}: head_prune supports "
                                                f"{', '.join(SUPPORTED_MODEL_TYPES)} attention, not "
                                                f"model_type {model_type!r}")
-        heads = model_config.get("num_attention_heads")
+        heads = model_config.get("num_attention_heads") or model_config.get("n_head")
         if heads is not None and variant["min_heads_per_layer"] > heads:
             raise ConfigError(f"{key}.min_heads_per_layer",
                               f"model {model_id} has {heads} query heads per layer, fewer "
@@ -287,7 +342,7 @@ class HeadPrune(Method):
         analysis_s = time.monotonic() - analysis_started
 
         config = model.config
-        n_q, n_kv = config.num_attention_heads, config.num_key_value_heads
+        n_q, n_kv = config.num_attention_heads, _kv_heads(config)
         parameters_before = _count_parameters(model)
         layers = []
         expected_removed = 0
@@ -295,9 +350,9 @@ class HeadPrune(Method):
             kept_q, kept_kv = plan_layer(layer_scores, n_kv, variant["threshold"],
                                          variant["gqa_rule"], variant["min_heads_per_layer"])
             attention = _attention(model, layer)
-            expected_removed += removed_parameters(
-                attention.q_proj.in_features, attention.head_dim, n_q, n_kv, len(kept_q),
-                len(kept_kv), attention.q_proj.bias is not None)
+            hidden, bias = _hidden_and_bias(attention)
+            expected_removed += removed_parameters(hidden, attention.head_dim, n_q, n_kv,
+                                                   len(kept_q), len(kept_kv), bias)
             if len(kept_q) < n_q or len(kept_kv) < n_kv:
                 shrink_attention(attention, kept_q, kept_kv)
             layers.append({
@@ -378,7 +433,7 @@ class HeadPrune(Method):
             model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
             for layer, heads in enumerate(kept):
                 if (len(heads["query"]) < config.num_attention_heads
-                        or len(heads["kv"]) < config.num_key_value_heads):
+                        or len(heads["kv"]) < _kv_heads(config)):
                     _resize_attention(_attention(model, layer), len(heads["query"]),
                                       len(heads["kv"]))
         state: dict[str, Any] = {}
