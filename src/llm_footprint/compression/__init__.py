@@ -16,9 +16,11 @@ from .base import CompressJob, Method
 from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
 from .distill import Distill
 from .gptq import GPTQ
+from .head_prune import HeadPrune
 from .none import NoCompression
 
-METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), Distill())}
+METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), Distill(),
+                                                  HeadPrune())}
 
 __all__ = ["METHODS", "MANIFEST_FILE", "SUMMARY_FILE", "CompressJob", "Description", "Method",
            "check_config", "compress", "describe", "method"]
