@@ -31,6 +31,7 @@ wildcard_constraints:
     variant=PLAN.wildcard_pattern("variant"),
     setup=PLAN.wildcard_pattern("setup"),
     scenario=PLAN.wildcard_pattern("scenario"),
+    step=PLAN.wildcard_pattern("step"),
 
 
 if PLAN.imported:

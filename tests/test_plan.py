@@ -11,6 +11,7 @@ from conftest import REPO, SCHEMA, demo_config
 
 from llm_footprint import cluster
 from llm_footprint.plan import Paths, Plan, Tuple, selection_problem
+from llm_footprint.schema import ConfigError
 
 
 def _config(name: str) -> dict:
@@ -240,3 +241,47 @@ def test_punkt_tables_are_planned_only_for_ifeval(demo, tmp_path):
     config["quality"]["tasks"] = [t for t in config["quality"]["tasks"] if t["name"] != "ifeval"]
     plan = _plan(config, tmp_path)
     assert not plan.needs_punkt and len(plan.evaluated) == 3
+
+
+def _chain_study():
+    config = demo_config()
+    distill = {"method": "distill", "steps": 2, "keep_every": 3}
+    config["variants"]["kd-ah90"] = {"method": "chain",
+                                     "steps": [distill, {"method": "head_prune", "threshold": 0.9}]}
+    config["variants"]["kd-ah80"] = {"method": "chain",
+                                     "steps": [distill, {"method": "head_prune", "threshold": 0.8}]}
+    return config
+
+
+def test_chains_share_their_common_prefix():
+    plan = Plan.from_config(_chain_study(), SCHEMA, search_dirs=[REPO])
+    steps = plan.step_dirs()
+    assert len(steps) == 1 and steps[0].startswith("results/steps/smollm2-135m/1-distill-")
+    key = steps[0].rsplit("/", 1)[1]
+    # both chains' last step reads the one distilled student
+    assert plan.compress_source("smollm2-135m", "kd-ah90") == steps[0]
+    assert plan.compress_source("smollm2-135m", "kd-ah80") == steps[0]
+    assert plan.step_source("smollm2-135m", key) == "resources/models/smollm2-135m"
+    assert plan.compress_spec("kd-ah80")["method"] == "head_prune"
+    assert plan.compress_spec("kd-ah80")["chain"] == ["distill", "head_prune"]
+    assert plan.compress_source("smollm2-135m", "gptq-4bit") == "resources/models/smollm2-135m"
+    jobs = [j["rule"] for j in plan.gpu_jobs()]
+    assert jobs.count("compress_step") == 1
+
+
+def test_chain_in_an_invalid_order_is_refused_naming_the_step():
+    config = _chain_study()
+    config["variants"]["bad"] = {"method": "chain", "steps": [
+        {"method": "gptq", "bits": 4, "group_size": 64}, {"method": "head_prune"}]}
+    with pytest.raises(ConfigError) as caught:
+        Plan.from_config(config, SCHEMA, search_dirs=[REPO])
+    assert caught.value.key == "variants.bad.steps[1].method"
+    assert "cannot take the checkpoint of gptq" in str(caught.value)
+
+
+def test_chain_step_keys_are_validated_like_a_variants():
+    config = _chain_study()
+    config["variants"]["kd-ah90"]["steps"][1]["threshold"] = 1.5
+    with pytest.raises(ConfigError) as caught:
+        Plan.from_config(config, SCHEMA, search_dirs=[REPO])
+    assert caught.value.key == "variants.kd-ah90.steps[1].threshold"

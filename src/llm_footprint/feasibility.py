@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, compression
+from .compression import chains
 
 EMBEDDING_SHARE_WITHOUT_ARCH = 0.04  # LLaMA-7B: 2 x 32000 x 4096 of 6.7 B parameters
 
@@ -82,6 +83,8 @@ class Estimate:
 
 def weight_bytes(parameters: float, variant: dict[str, Any], arch: Architecture,
                  checkpoint_dtype: str | None) -> float:
+    # a chain's memory is that of its last step's output (an upper bound after pruning)
+    variant = chains.steps_of(variant)[-1]
     return compression.method(variant["method"]).weight_bytes(parameters, variant, arch,
                                                                 checkpoint_dtype)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import cluster, compression
+from .compression import chains
 from .feasibility import Estimate, model_facts, study_estimates
 from .prefetch import plan as prefetch_plan
 from .quality.task_sets import resolve_tasks
@@ -44,7 +45,7 @@ FIGURE_EXTENSIONS = ("png", "svg")
 ENERGY_EXCLUSIVE_CAPACITY = 100
 
 # The rules that run models, and the setup each runs on (None: wherever the cluster puts it).
-MODEL_RULES = ("compress", "evaluate", "measure_energy", "measure_scenario")
+MODEL_RULES = ("compress", "compress_step", "evaluate", "measure_energy", "measure_scenario")
 # rules that measure energy: each takes the whole energy_exclusive capacity
 MEASURING_RULES = ("measure_energy", "measure_scenario")
 # energy scenarios beside the timed replay (llm_footprint.energy.scenarios), when configured
@@ -98,6 +99,10 @@ class Paths:
     def energy(self, model: str = "{model}", variant: str = "{variant}",
                setup: str = "{setup}") -> str:
         return f"{self.results}/energy/{model}/{variant}/{setup}"
+
+    def step(self, model: str = "{model}", step: str = "{step}") -> str:
+        """The checkpoint after a prefix of a chain's steps (compression.chains.prefix_key)."""
+        return f"{self.results}/steps/{model}/{step}"
 
     def scenario(self, scenario: str = "{scenario}", model: str = "{model}",
                  variant: str = "{variant}", setup: str = "{setup}") -> str:
@@ -240,7 +245,8 @@ class Plan:
 
     def wildcard_pattern(self, name: str) -> str:
         ids = {"model": self.study.reported_models(), "variant": self.study.variants,
-               "setup": self.study.setups, "scenario": list(SCENARIOS)}[name]
+               "setup": self.study.setups, "scenario": list(SCENARIOS),
+               "step": list(self.step_prefixes)}[name]
         return one_of(ids)
 
     def describe(self) -> str:
@@ -335,7 +341,65 @@ class Plan:
         return canonical(self.study.variant(variant))
 
     def method(self, variant: str) -> compression.Method:
-        return compression.method(self.study.variant(variant)["method"])
+        """The method that writes the variant's checkpoint (a chain's last step)."""
+        return compression.method(self.final_step(variant)["method"])
+
+    def final_step(self, variant: str) -> dict[str, Any]:
+        return chains.steps_of(self.study.variant(variant))[-1]
+
+    def compress_spec(self, variant: str) -> dict[str, Any]:
+        """What the compress job applies: the variant, or its chain's last step together with
+        the chain's methods and steps (recorded in its summary and provenance)."""
+        spec = self.study.variant(variant)
+        if spec["method"] != chains.CHAIN:
+            return canonical(spec)
+        return canonical({**spec["steps"][-1], "chain": [s["method"] for s in spec["steps"]],
+                          "chain_steps": spec["steps"]})
+
+    # ---- chains: the checkpoints after each prefix of a chain's steps ---------------------
+
+    @property
+    def step_prefixes(self) -> dict[str, list[dict[str, Any]]]:
+        """Key -> steps of every proper prefix of every chain (shared prefixes once)."""
+        prefixes: dict[str, list[dict[str, Any]]] = {}
+        for variant in self.study.variants:
+            steps = chains.steps_of(self.study.variant(variant))
+            for end in range(1, len(steps)):
+                prefixes[chains.prefix_key(steps[:end])] = steps[:end]
+        return prefixes
+
+    def step_source(self, model: str, step: str) -> str:
+        """The input of the prefix's last step: the prepared model or the shorter prefix."""
+        steps = self.step_prefixes[step]
+        if len(steps) == 1:
+            return self.paths.model(model)
+        return self.paths.step(model, chains.prefix_key(steps[:-1]))
+
+    def step_spec(self, step: str) -> dict[str, Any]:
+        return canonical(self.step_prefixes[step][-1])
+
+    def step_method(self, step: str) -> compression.Method:
+        return compression.method(self.step_prefixes[step][-1]["method"])
+
+    def compress_source(self, model: str, variant: str) -> str:
+        """The input of the variant's compress job: the prepared model, or the checkpoint of
+        its chain's steps before the last."""
+        steps = chains.steps_of(self.study.variant(variant))
+        if len(steps) == 1:
+            return self.paths.model(model)
+        return self.paths.step(model, chains.prefix_key(steps[:-1]))
+
+    def _steps_needed(self) -> list[tuple[str, str]]:
+        """(model, step key) of every intermediate checkpoint, once each."""
+        needed = []
+        for model, variant in self.checkpoints:
+            steps = chains.steps_of(self.study.variant(variant))
+            needed += [(model, chains.prefix_key(steps[:end])) for end in range(1, len(steps))]
+        return list(dict.fromkeys(needed))
+
+    def step_dirs(self) -> list[str]:
+        """Every intermediate checkpoint the study's chains need, once each."""
+        return [self.paths.step(model, step) for model, step in self._steps_needed()]
 
     def runtime_setup(self, setup: str) -> dict[str, Any]:
         return canonical({k: self.study.setup(setup)[k] for k in RUNTIME_SETUP_KEYS})
@@ -449,6 +513,8 @@ class Plan:
             return wildcards.setup
         if rule == "compress":
             return self.compress_setup(wildcards.variant)
+        if rule == "compress_step":
+            return self.study.default_setup if self.step_method(wildcards.step).heavy else None
         return self.study.default_setup
 
     def threads_of(self, rule: str) -> Any:
@@ -471,6 +537,9 @@ class Plan:
         def runtime(wildcards: Any, attempt: int) -> int:
             if rule == "compress":
                 return self.compress_minutes(wildcards.model, wildcards.variant, attempt)
+            if rule == "compress_step":
+                return cluster.requested_minutes(self.step_method(wildcards.step).expected_minutes(
+                    self.params_b(wildcards.model)), attempt)
             if rule == "evaluate":
                 return self.evaluate_minutes(wildcards.model, attempt)
             if rule == "measure_scenario":
@@ -497,6 +566,10 @@ class Plan:
         jobs = [{"rule": "compress", "model": m, "variant": v, "setup": default,
                  "minutes": self.compress_minutes(m, v)}
                 for m, v in self.checkpoints if self.method(v).heavy]
+        jobs += [{"rule": "compress_step", "model": m, "variant": step, "setup": default,
+                  "minutes": cluster.requested_minutes(
+                      self.step_method(step).expected_minutes(self.params_b(m)))}
+                 for m, step in self._steps_needed() if self.step_method(step).heavy]
         jobs += [{"rule": "evaluate", "model": m, "variant": v, "setup": default,
                   "minutes": self.evaluate_minutes(m)} for m, v in self.evaluated]
         jobs += [{"rule": "measure_energy", "model": t.model, "variant": t.variant,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, provenance
+from .compression.chains import variant_steps
 from .quality.perplexity import WIKITEXT_HUB
 from .quality.task_sets import resolve_tasks
 
@@ -31,10 +32,10 @@ def plan(config: dict[str, Any]) -> dict[str, Any]:
         name, subset, split = WIKITEXT_HUB
         datasets.append({"use": "perplexity", "dataset": name, "config": subset, "split": split,
                          "data_files": None})
-    for variant_id, variant in config["variants"].items():
-        calibration = variant.get("calibration") or {}
+    for key, step in variant_steps(config["variants"]):
+        calibration = step.get("calibration") or {}
         if calibration.get("source") == "hf_dataset":
-            datasets.append({"use": f"calibration of {variant_id}", "dataset": calibration["dataset"],
+            datasets.append({"use": f"calibration of {key}", "dataset": calibration["dataset"],
                              "config": calibration.get("dataset_config"),
                              "split": calibration["split"],
                              "data_files": calibration.get("data_files")})

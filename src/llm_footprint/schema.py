@@ -179,7 +179,12 @@ def _is_valid(instance: Any, schema: dict, root: dict) -> bool:
 
 
 def dotted(path: Any) -> str:
-    return ".".join(str(part) for part in path)
+    """``['quality', 'tasks', 0, 'name']`` -> ``quality.tasks[0].name``, as the semantic
+    checks name keys."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import carbon, checkpoint_info, compression, imports, prepare, tradeoff
+from .compression.chains import variant_steps
 from .energy import schedule
 from .quality import task_sets
 from .schema import ConfigError, load_schema, validate
@@ -63,7 +64,7 @@ def _check_calibration_is_not_evaluation_text(config: dict[str, Any]) -> None:
     if not evaluated:
         return
     digests = {checkpoint_info.sha256_file(p): p for p in evaluated}
-    for variant_id, spec in config["variants"].items():
+    for step_key, spec in variant_steps(config["variants"]):
         calibration = spec.get("calibration") or {}
         texts = []
         if calibration.get("source") == "text_file" and calibration.get("path"):
@@ -74,7 +75,7 @@ def _check_calibration_is_not_evaluation_text(config: dict[str, Any]) -> None:
             path = Path(name).resolve()
             twin = digests.get(checkpoint_info.sha256_file(path)) if path.is_file() else None
             if path in evaluated or twin:
-                raise ConfigError(f"variants.{variant_id}.{key}",
+                raise ConfigError(f"{step_key}.{key}",
                                   f"{path} is also evaluation data ({twin or path}): calibrating "
                                   "or training on the text a model is scored on flatters the "
                                   "compressed model")
@@ -144,12 +145,12 @@ def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, st
     for model_id, spec in config.get("models", {}).items():
         if isinstance(spec, dict) and isinstance(spec.get("path"), str):
             found.append((spec, "path", f"models.{model_id}.path"))
-    for variant_id, spec in config.get("variants", {}).items():
-        calibration = spec.get("calibration") if isinstance(spec, dict) else None
+    for step_key, spec in variant_steps(config.get("variants", {})):
+        calibration = spec.get("calibration")
         if isinstance(calibration, dict) and isinstance(calibration.get("path"), str):
-            found.append((calibration, "path", f"variants.{variant_id}.calibration.path"))
-        if isinstance(spec, dict) and isinstance(spec.get("data"), str):
-            found.append((spec, "data", f"variants.{variant_id}.data"))
+            found.append((calibration, "path", f"{step_key}.calibration.path"))
+        if isinstance(spec.get("data"), str):
+            found.append((spec, "data", f"{step_key}.data"))
     return found
 
 

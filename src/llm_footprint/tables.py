@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import atomic
+from . import atomic, compression
 from .compression.checkpoint import SUMMARY_FILE
 from .energy.stats import mean_ci95
 
 COMPRESSION_COLUMNS = [
-    "model", "variant", "method", "bits", "group_size", "desc_act", "sym", "dtype",
+    "model", "variant", "method", "chain", "bits", "group_size", "desc_act", "sym", "dtype",
     "size_on_disk_mb", "prepared_size_on_disk_mb", "compression_ratio", "parameter_count",
+    "bits_per_weight", "sparsity",
     "calibration_n_samples", "calibration_tokens", "mean_quant_loss", "wall_time_s", "device",
     "compute_dtype", "cpu_capability",
 ]
@@ -26,8 +27,13 @@ def compression_rows(checkpoint_dirs: Iterable[str | Path]) -> list[dict]:
         with open(Path(folder) / SUMMARY_FILE, encoding="utf-8") as handle:
             summary = json.load(handle)
         calibration = summary.get("calibration") or {}
+        # bits per weight and sparsity counted from the saved files by the method itself
+        described = compression.describe(folder)
         rows.append({
             **{k: summary.get(k) for k in COMPRESSION_COLUMNS},
+            "chain": " > ".join(summary["chain"]) if summary.get("chain") else None,
+            "bits_per_weight": round(described.bits_per_weight, 4),
+            "sparsity": round(described.sparsity, 6),
             "calibration_n_samples": calibration.get("n_samples"),
             "calibration_tokens": calibration.get("tokens_total"),
         })

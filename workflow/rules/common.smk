@@ -34,8 +34,8 @@ def model_spec(wildcards):
     return PLAN.model_spec(wildcards.model)
 
 
-def variant_spec(wildcards):
-    return PLAN.variant_spec(wildcards.variant)
+def compress_spec(wildcards):
+    return PLAN.compress_spec(wildcards.variant)
 
 
 def setup_spec(wildcards):
@@ -51,9 +51,22 @@ def scenario_dirs(wildcards):
 
 
 def compress_input(wildcards):
-    # methods that calibrate read hub data that the login node prefetched
+    # a chain's last step reads the checkpoint of the steps before it; methods that calibrate
+    # read hub data that the login node prefetched
     needs_prefetch = PLAN.method(wildcards.variant).needs_calibration
     return {
-        "model": PLAN.paths.model(wildcards.model),
+        "model": PLAN.compress_source(wildcards.model, wildcards.variant),
         **({"prefetch": PLAN.prefetch_record} if needs_prefetch else {}),
     }
+
+
+def step_input(wildcards):
+    needs_prefetch = PLAN.step_method(wildcards.step).needs_calibration
+    return {
+        "model": PLAN.step_source(wildcards.model, wildcards.step),
+        **({"prefetch": PLAN.prefetch_record} if needs_prefetch else {}),
+    }
+
+
+def step_spec(wildcards):
+    return PLAN.step_spec(wildcards.step)

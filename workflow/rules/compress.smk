@@ -9,7 +9,7 @@ rule compress:
     output:
         checkpoint=directory(PLAN.paths.checkpoint()),
     params:
-        variant=variant_spec,
+        variant=compress_spec,
         device=PLAN.default_device,
     threads: PLAN.threads_of("compress")
     resources:
@@ -20,6 +20,27 @@ rule compress:
         "../../envs/quantize.yaml"
     script:
         "../scripts/compress.py"
+
+
+# The steps of a chain before its last one: each prefix of steps is one cached checkpoint,
+# shared by every chain that starts with it (llm_footprint.compression.chains).
+rule compress_step:
+    input:
+        unpack(step_input),
+    output:
+        checkpoint=directory(PLAN.paths.step()),
+    params:
+        step=step_spec,
+        device=PLAN.default_device,
+    threads: PLAN.threads_of("compress_step")
+    resources:
+        **PLAN.resources("compress_step"),
+    log:
+        PLAN.paths.log("compress_step", "{model}", "{step}"),
+    conda:
+        "../../envs/quantize.yaml"
+    script:
+        "../scripts/compress_step.py"
 
 
 rule compression_table:

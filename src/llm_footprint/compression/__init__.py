@@ -12,6 +12,7 @@ from typing import Any
 
 from ..prepare import known_model_config
 from ..schema import ConfigError
+from . import chains
 from .base import CompressJob, Method
 from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
 from .distill import Distill
@@ -52,6 +53,9 @@ def check_config(config: dict[str, Any]) -> None:
     can be read now (the compress job checks the others before it loads anything)."""
     for variant_id, spec in config["variants"].items():
         key = f"variants.{variant_id}"
+        if spec["method"] == chains.CHAIN:
+            chains.check_chain(key, spec, METHODS)
+            continue
         if spec["method"] not in METHODS:
             raise ConfigError(f"{key}.method", f"{spec['method']!r} is not a compression method "
                                                f"(methods: {', '.join(METHODS)})")
@@ -61,5 +65,9 @@ def check_config(config: dict[str, Any]) -> None:
         if model_config is None:
             continue
         for variant_id, spec in config["variants"].items():
-            METHODS[spec["method"]].check_model(f"variants.{variant_id}", spec, model_id,
-                                                model_config)
+            # every step is checked against the model as prepared (steps that change a model's
+            # shape keep the widths these checks read, e.g. heads of unchanged size)
+            for index, step in enumerate(chains.steps_of(spec)):
+                key = (f"variants.{variant_id}.steps[{index}]" if spec["method"] == chains.CHAIN
+                       else f"variants.{variant_id}")
+                METHODS[step["method"]].check_model(key, step, model_id, model_config)

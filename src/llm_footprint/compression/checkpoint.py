@@ -59,6 +59,8 @@ def summary(model_id: str, variant_id: str, variant: dict[str, Any], prepared: d
         "model": model_id,
         "variant": variant_id,
         "method": variant["method"],
+        # a chain's last step: the methods of all its steps, in order (compression.chains)
+        "chain": variant.get("chain"),
         "bits": variant.get("bits"),
         "group_size": variant.get("group_size"),
         "desc_act": variant.get("desc_act"),
