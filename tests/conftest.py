@@ -70,17 +70,27 @@ def served_schedule(service_time_s: float, n_requests: int) -> tuple[dict, float
     return {"duration_s": duration_s, "mean_interval_s": interval_s}, max_deviation
 
 
-def small_demo_config(output_root: str = "results", service_time_s: float | None = None) -> dict:
+GPTQ_VARIANTS = ("full", "gptq-4bit", "gptq-8bit")
+
+
+def small_demo_config(output_root: str = "results", service_time_s: float | None = None,
+                      variants: tuple[str, ...] | None = None) -> dict:
     """The demo study cut down for tests: the same stages and code paths, less data.
 
     With ``service_time_s`` (see the ``service_time_s`` fixture) the energy schedule is derived
     from it; without, a 20 s window with 4 requests (for tests that plan but do not measure).
+    ``variants`` keeps only those of the demo's variants (all by default). Its energy stage is
+    the timed replay alone, once; tests that measure scenarios add them.
     """
     config = copy.deepcopy(demo_config())
     config["study"]["output_root"] = output_root
+    if variants is not None:
+        config["variants"] = {k: v for k, v in config["variants"].items() if k in variants}
     for variant in config["variants"].values():
-        if variant["method"] == "gptq":
+        if "calibration" in variant:
             variant["calibration"] = {**variant["calibration"], "n_samples": 16, "max_tokens": 128}
+    config["energy"].pop("scenarios", None)
+    config["energy"].update(repeats=1, idle_window_s=0)
     limits = {"wikitext": None, "mmlu": 20, "ifeval": 3}
     for task in config["quality"]["tasks"]:
         task["limit"] = limits[task["name"]]

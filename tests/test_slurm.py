@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AVX2_ENV, REPO, served_schedule, small_demo_config, write_config
+from conftest import (AVX2_ENV, GPTQ_VARIANTS, REPO, served_schedule, small_demo_config,
+                      write_config)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -44,7 +45,7 @@ def slurm_cluster():
 
 
 def slurm_study(service_time_s: float | None = None) -> dict:
-    config = small_demo_config(service_time_s=service_time_s)
+    config = small_demo_config(service_time_s=service_time_s, variants=GPTQ_VARIANTS)
     config["study"]["default_setup"] = "cpu-40"
     base = config["setups"]["laptop-cpu"]
     config["setups"] = {

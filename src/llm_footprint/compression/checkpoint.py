@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import compute_dtype, provenance
+from .. import checkpoint_info, compute_dtype, provenance
 
 MANIFEST_FILE = "manifest.json"
+# bytes per parameter of the floating dtypes a dense checkpoint is stored or computed in
+BYTES_PER_PARAM = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 SUMMARY_FILE = "compress_summary.json"
 
 
@@ -78,3 +80,22 @@ def summary(model_id: str, variant_id: str, variant: dict[str, Any], prepared: d
         "prepared_model_provenance": {"source": prepared["source"]},
         "provenance": provenance.collect(config={"variant": variant}),
     }
+
+
+def dense_description(checkpoint_dir: str | Path, sparsity: float = 0.0) -> Description:
+    """A checkpoint stored as plain dense tensors (methods none, distill, head_prune):
+    size and bits per weight of its stored dtype, read from the files."""
+    source = weights_dir(checkpoint_dir, read_manifest(checkpoint_dir))
+    stored = checkpoint_info.tensor_summary(source).get("dtype")
+    return Description(size_on_disk_mb=round(checkpoint_info.size_on_disk_mb(source), 3),
+                       bits_per_weight=8 * BYTES_PER_PARAM.get(stored, 2.0), sparsity=sparsity)
+
+
+def dense_weight_bytes(parameters: float, variant: dict[str, Any],
+                       checkpoint_dtype: str | None) -> float:
+    """Device bytes of ``parameters`` dense weights in the variant's dtype (auto: the
+    checkpoint's, else 2 bytes)."""
+    dtype = variant.get("dtype", "auto")
+    if dtype == "auto":
+        dtype = checkpoint_dtype or "float16"
+    return parameters * BYTES_PER_PARAM.get(dtype, 2.0)

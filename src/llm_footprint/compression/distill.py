@@ -35,7 +35,7 @@ from .. import atomic, calibration, checkpoint_info, compute_dtype
 from ..schema import ConfigError
 from . import checkpoint
 from .base import CompressJob, Loaded, Method, device_string
-from .none import BYTES_PER_PARAM, NoCompression
+from .none import NoCompression
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ class Distill(Method):
         del teacher
 
         window = min(LOSS_WINDOW, max(1, steps // 2))
-        save_dtype = stored_dtype if stored_dtype in BYTES_PER_PARAM else "float32"
+        save_dtype = stored_dtype if stored_dtype in checkpoint.BYTES_PER_PARAM else "float32"
         student.eval().requires_grad_(False)
         student.to(device="cpu", dtype=compute_dtype.torch_dtype(save_dtype))
         student.config.dtype = save_dtype
@@ -354,10 +354,7 @@ class Distill(Method):
         return NoCompression().load(source, manifest, device, dtype, threads)
 
     def describe(self, checkpoint_dir: Path) -> checkpoint.Description:
-        tensors = checkpoint_info.tensor_summary(checkpoint_dir)
-        return checkpoint.Description(
-            size_on_disk_mb=round(checkpoint_info.size_on_disk_mb(checkpoint_dir), 3),
-            bits_per_weight=8 * BYTES_PER_PARAM.get(tensors.get("dtype"), 2.0), sparsity=0.0)
+        return checkpoint.dense_description(checkpoint_dir)
 
     def weight_bytes(self, parameters: float, variant: dict[str, Any], arch: Any,
                      checkpoint_dtype: str | None) -> float:
@@ -365,7 +362,4 @@ class Distill(Method):
         embeddings = arch.embedding_parameters(parameters)
         share = len(kept_layers(arch.layers, variant["keep_every"])) / arch.layers
         student = embeddings + max(0.0, parameters - embeddings) * share
-        dtype = variant.get("dtype", "auto")
-        if dtype == "auto":
-            dtype = checkpoint_dtype or "float16"
-        return student * BYTES_PER_PARAM.get(dtype, 2.0)
+        return checkpoint.dense_weight_bytes(student, variant, checkpoint_dtype)

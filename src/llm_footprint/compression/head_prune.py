@@ -53,7 +53,6 @@ from .base import CompressJob, Loaded, Method, device_string
 log = logging.getLogger(__name__)
 
 HEADS_FILE = "head_prune.json"
-BYTES_PER_PARAM = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 # model types whose attention has q/k/v/o_proj and reshapes with -1 heads (checked on the
 # pinned transformers): shrinking the projections and num_key_value_groups is all it needs
 SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "gpt2")
@@ -382,7 +381,7 @@ class HeadPrune(Method):
             "min_heads_per_layer": variant["min_heads_per_layer"],
             "head_dim": _attention(model, 0).head_dim, "layers": layers,
         }
-        save_dtype = stored_dtype if stored_dtype in BYTES_PER_PARAM else choice.dtype
+        save_dtype = stored_dtype if stored_dtype in checkpoint.BYTES_PER_PARAM else choice.dtype
         with atomic.staged_directory(job.out_dir) as staging:
             model.to(compute_dtype.torch_dtype(save_dtype))
             model.save_pretrained(staging)
@@ -417,7 +416,6 @@ class HeadPrune(Method):
 
     def load(self, source: Path, manifest: dict[str, Any], device: str, dtype: str,
              threads: int | None) -> Loaded:
-        import torch
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
         from transformers.initialization import no_init_weights
@@ -455,21 +453,13 @@ class HeadPrune(Method):
             "loader": "head_prune", "query_heads_removed": removed})
 
     def describe(self, checkpoint_dir: Path) -> checkpoint.Description:
-        manifest = checkpoint.read_manifest(checkpoint_dir)
-        source = checkpoint.weights_dir(checkpoint_dir, manifest)
-        stored = checkpoint_info.tensor_summary(source).get("dtype")
         # structural pruning: what remains is dense
-        return checkpoint.Description(
-            size_on_disk_mb=round(checkpoint_info.size_on_disk_mb(source), 3),
-            bits_per_weight=8 * BYTES_PER_PARAM.get(stored, 2.0), sparsity=0.0)
+        return checkpoint.dense_description(checkpoint_dir)
 
     def weight_bytes(self, parameters: float, variant: dict[str, Any], arch: Any,
                      checkpoint_dtype: str | None) -> float:
         # an upper bound: how many heads go is known only after the analysis
-        dtype = variant.get("dtype", "auto")
-        if dtype == "auto":
-            dtype = checkpoint_dtype or "float16"
-        return parameters * BYTES_PER_PARAM.get(dtype, 2.0)
+        return checkpoint.dense_weight_bytes(parameters, variant, checkpoint_dtype)
 
 
 def read_heads(checkpoint_dir: str | Path) -> dict[str, Any]:

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, checkpoint_info, compute_dtype
+from .. import atomic, compute_dtype
 from . import checkpoint
 from .base import CompressJob, Loaded, Method, device_map
 
-BYTES_PER_PARAM = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 
 
 class NoCompression(Method):
@@ -52,16 +51,8 @@ class NoCompression(Method):
         return Loaded(model, AutoTokenizer.from_pretrained(source), {"loader": "transformers"})
 
     def describe(self, checkpoint_dir: Path) -> checkpoint.Description:
-        manifest = checkpoint.read_manifest(checkpoint_dir)
-        source = checkpoint.weights_dir(checkpoint_dir, manifest)
-        stored = checkpoint_info.tensor_summary(source).get("dtype")
-        return checkpoint.Description(
-            size_on_disk_mb=round(checkpoint_info.size_on_disk_mb(source), 3),
-            bits_per_weight=8 * BYTES_PER_PARAM.get(stored, 2.0), sparsity=0.0)
+        return checkpoint.dense_description(checkpoint_dir)
 
     def weight_bytes(self, parameters: float, variant: dict[str, Any], arch: Any,
                      checkpoint_dtype: str | None) -> float:
-        dtype = variant.get("dtype", "auto")
-        if dtype == "auto":
-            dtype = checkpoint_dtype or "float16"
-        return parameters * BYTES_PER_PARAM.get(dtype, 2.0)
+        return checkpoint.dense_weight_bytes(parameters, variant, checkpoint_dtype)
