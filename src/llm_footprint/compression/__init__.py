@@ -13,11 +13,14 @@ from typing import Any
 from ..prepare import known_model_config
 from ..schema import ConfigError
 from .base import CompressJob, Method
+from .bnb import BitsAndBytes
 from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
 from .gptq import GPTQ
 from .none import NoCompression
+from .sparsegpt import SparseGPT
 
-METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ())}
+METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), BitsAndBytes(),
+                                                   SparseGPT())}
 
 __all__ = ["METHODS", "MANIFEST_FILE", "SUMMARY_FILE", "CompressJob", "Description", "Method",
            "check_config", "compress", "describe", "method"]
