@@ -41,8 +41,11 @@ def paper(tmp_path_factory):
     return _plan(_config("paper.yaml"), tmp_path_factory.mktemp("paper"))
 
 
+DEMO_VARIANTS = ["full", "gptq-4bit", "gptq-8bit", "bnb-nf4", "sparsegpt-2of4", "ah-80"]
+
+
 def test_demo_plans_every_tuple_on_the_laptop(demo):
-    variants = ["full", "gptq-4bit", "gptq-8bit"]
+    variants = DEMO_VARIANTS
     assert demo.tuples == [Tuple("smollm2-135m", v, "laptop-cpu") for v in variants]
     assert demo.left_out == []
     assert demo.evaluated == [("smollm2-135m", v) for v in variants]
@@ -64,15 +67,16 @@ def test_demo_paths_are_those_of_earlier_runs(demo):
 
 def test_demo_targets(demo):
     targets = demo.all_targets()
-    assert targets[:3] == [f"results/checkpoints/smollm2-135m/{v}"
-                           for v in ("full", "gptq-4bit", "gptq-8bit")]
+    assert targets[:6] == [f"results/checkpoints/smollm2-135m/{v}" for v in DEMO_VARIANTS]
     for table in ("compression", "quality", "energy", "carbon", "tradeoff", "relative_change",
                   "feasibility"):
         assert f"results/tables/{table}.csv" in targets
     assert "results/energy/smollm2-135m/gptq-8bit/laptop-cpu" in targets
     assert "results/figures/carbon_bubbles_smollm2-135m.svg" in targets
     assert "results/figures/quality_vs_energy.png" in targets
-    assert len(targets) == len(set(targets)) == 3 + 1 + 3 + 1 + 3 + 5 + 14
+    # checkpoints, compression table, quality files and table, replays, the two scenarios'
+    # folders and tables, the other tables, figures
+    assert len(targets) == len(set(targets)) == 6 + 1 + 6 + 1 + 6 + 2 * 6 + 2 + 5 + 14
 
 
 def test_demo_lists_the_companion_papers_figures(demo):
@@ -177,12 +181,25 @@ def test_thesis_jobs_go_to_their_setups_partition(thesis):
     assert thesis.resources("compress")["slurm_partition"](reference) == "a100-80gb"
 
 
-def test_paper_plans_four_models_three_variants_one_setup(paper):
-    assert len(paper.tuples) == 12 and paper.left_out == []
-    assert len(paper.checkpoints) == 12 and len(paper.evaluated) == 12
+def test_paper_plans_the_papers_matrix(paper):
+    """Basic models x every technique (OPT without head pruning) on both setups; advanced
+    models as published; what does not fit the 12 GB workstation is left out as infeasible."""
+    basic = ("gpt2", "gpt2-large", "gpt2-xl", "distilgpt2", "opt-125m", "opt-1.3b")
+    variants = {t.variant for t in paper.tuples}
+    assert variants == {"full", "bnb-8bit", "bnb-4bit", "ah-90", "ah-80", "sparsegpt-2of4"}
+    assert all(t.variant == "full" for t in paper.tuples if t.model.startswith("adv-"))
+    assert not [t for t in paper.tuples if t.model.startswith("opt-") and "ah" in t.variant]
+    gpt2_tuples = [t for t in paper.tuples if t.model in basic[:4]]
+    assert len(gpt2_tuples) == 4 * 6 * 2
+    infeasible = set(paper.infeasible)
+    assert ("adv-teacher-opt-13b", "full", "rtx-4070-ti") in infeasible
+    assert all(t.setup == "rtx-4070-ti" for t in infeasible)
+    assert paper.study.teachers["distilgpt2"] == "gpt2"
+    assert paper.study.teachers["adv-sheared-llama-1.3b"] == "adv-llama-2-7b"
+    assert paper.scenarios == ["fixed_workload", "saturated"]
+    assert paper.tradeoff_energy_table == "results/paper/tables/fixed_workload.csv"
     assert not paper.needs_punkt
     assert paper.prefetch["datasets"][0]["dataset"] == "Salesforce/wikitext"
-    assert paper.study.teachers["distilgpt2"] == "gpt2"
     assert "results/paper/figures/carbon_bubbles_distilgpt2.png" in paper.all_targets()
 
 
@@ -207,7 +224,7 @@ def test_selection_can_drop_a_model_entirely(tmp_path):
     config["study"]["include"] = [{"variant": "gptq-*"}]
     plan = _plan(config, tmp_path)
     assert [t.variant for t in plan.tuples] == ["gptq-4bit", "gptq-8bit"]
-    assert [o.reason for o in plan.left_out] == ["excluded"]
+    assert {o.reason for o in plan.left_out} == {"excluded"} and len(plan.left_out) == 4
     assert "results/checkpoints/smollm2-135m/full" not in plan.all_targets()
 
 
@@ -240,7 +257,7 @@ def test_punkt_tables_are_planned_only_for_ifeval(demo, tmp_path):
     config = demo_config()
     config["quality"]["tasks"] = [t for t in config["quality"]["tasks"] if t["name"] != "ifeval"]
     plan = _plan(config, tmp_path)
-    assert not plan.needs_punkt and len(plan.evaluated) == 3
+    assert not plan.needs_punkt and len(plan.evaluated) == len(DEMO_VARIANTS)
 
 
 def _chain_study():

@@ -29,6 +29,10 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 TIME_MARGIN = 0.05
 EVALUATE_MINUTES = (10.0, 2.0)
 ENERGY_OVERHEAD_MIN = 10.0
+# one pass of a fixed workload (perplexity over WikiText-2's test text, about 300k tokens, or
+# the schedule's prompts) on one A100: 0.5 min + 0.1 min per billion parameters
+FIXED_WORKLOAD_MINUTES = (0.5, 0.1)
+EXCLUDED_LISTED = 20  # the plan lists excluded tuples one by one up to this many
 DEFAULT_PARAMS_B = 7.0  # size assumed for runtime requests when nothing better is known
 
 
@@ -94,8 +98,9 @@ def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: floa
     settings = energy["scenarios"][scenario]
     if scenario == "saturated":
         work = len(settings["batch_sizes"]) * settings["repeats"] * settings["duration_s"] / 60
-    else:
-        work = (settings["repeats"] + 1) * evaluate_minutes(model_params_b) / 4
+    else:  # warm-up + repeats, each one pass over the workload
+        base, per_billion = FIXED_WORKLOAD_MINUTES
+        work = (settings["repeats"] + 1) * (base + per_billion * model_params_b)
     return work + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
 
 
@@ -119,22 +124,35 @@ def plan(config_path: str | Path) -> str:
     jobs = study_plan.gpu_jobs()
     lines = [f"study {study_plan.study.name}: {len(jobs)} compute-node jobs, "
              f"{len(study_plan.tuples)} tuples run, {len(study_plan.left_out)} left out"]
-    total_requested = total_windows = 0.0
-    for rule in ("compress", "evaluate", "measure_energy"):
+    total_requested = total_windows = energy_requested = 0.0
+    for rule in ("compress", "compress_step", "evaluate", "measure_energy", "measure_scenario"):
         selected = [j for j in jobs if j["rule"] == rule]
+        if not selected and rule in ("compress_step", "measure_scenario"):
+            continue
         requested = sum(j["minutes"] * j["gpus"] for j in selected) / 60
         total_requested += requested
-        line = f"  {rule:15s} {len(selected):3d} jobs, {requested:8.1f} GPU-hours requested"
+        line = f"  {rule:16s} {len(selected):3d} jobs, {requested:8.1f} GPU-hours requested"
         if rule == "measure_energy":
             total_windows = sum(j["window_minutes"] * j["gpus"] for j in selected) / 60
+            energy_requested = requested
             line += f" ({total_windows:.1f} GPU-hours of replay windows, exact)"
         lines.append(line)
-    lines.append(f"  total           {len(jobs):3d} jobs, {total_requested:8.1f} GPU-hours requested "
-                 f"(runtime limits: expected time + {TIME_MARGIN:.0%})")
+    lines.append(f"  total            {len(jobs):3d} jobs, {total_requested:8.1f} GPU-hours "
+                 f"requested (runtime limits: expected time + {TIME_MARGIN:.0%})")
     if total_windows:
-        lines.append(f"  requested / measurement windows: {total_requested / total_windows:.2f}x")
+        lines.append(f"  requested / measurement windows: {total_requested / total_windows:.2f}x "
+                     f"in all, {energy_requested / total_windows:.2f}x for the replays")
+    # excluded tuples can be many in a matrix study: past a screenful, counted per pattern
+    excluded: dict[str, int] = {}
     for left in study_plan.left_out:
-        lines.append(f"  left out ({left.reason}): {'/'.join(left.tuple)}: {left.detail}")
+        if left.reason == "excluded":
+            excluded[left.detail] = excluded.get(left.detail, 0) + 1
+    if sum(excluded.values()) > EXCLUDED_LISTED:
+        lines += [f"  left out (excluded): {count} tuples: {detail}"
+                  for detail, count in excluded.items()]
+    for left in study_plan.left_out:
+        if left.reason != "excluded" or sum(excluded.values()) <= EXCLUDED_LISTED:
+            lines.append(f"  left out ({left.reason}): {'/'.join(left.tuple)}: {left.detail}")
     return "\n".join(lines)
 
 

@@ -14,14 +14,16 @@ from ..prepare import known_model_config
 from ..schema import ConfigError
 from . import chains
 from .base import CompressJob, Method
+from .bnb import BitsAndBytes
 from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
 from .distill import Distill
 from .gptq import GPTQ
 from .head_prune import HeadPrune
 from .none import NoCompression
+from .sparsegpt import SparseGPT
 
-METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), Distill(),
-                                                  HeadPrune())}
+METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), BitsAndBytes(),
+                                                  SparseGPT(), Distill(), HeadPrune())}
 
 __all__ = ["METHODS", "MANIFEST_FILE", "SUMMARY_FILE", "CompressJob", "Description", "Method",
            "check_config", "compress", "describe", "method"]
