@@ -128,7 +128,6 @@ BAD = [
     ({"structure": "unstructured", "sparsity": 0}, "variants.bad.sparsity", "minimum"),
     ({"structure": "2:4", "sparsity": 0.5}, "variants.bad.sparsity", "unstructured only"),
     ({"sparsity": 0.5}, "variants.bad.sparsity", "unstructured only"),
-    ({"structure": "2:5", "block_size": 125}, "variants.bad.structure", "not a multiple of M=5"),
     ({"structure": "3:8", "block_size": 100}, "variants.bad.block_size", "multiple of M=8"),
     ({"damp_percent": 0}, "variants.bad.damp_percent", "minimum"),
     ({"bits": 4}, "variants.bad.bits", "unknown key"),
@@ -144,6 +143,23 @@ def test_bad_sparsegpt_keys_are_refused_naming_the_key(keys, key, words):
         load_study(config, SCHEMA)
     assert caught.value.key == key, str(caught.value)
     assert words in str(caught.value)
+
+
+def test_structure_that_does_not_divide_the_model_is_refused(tmp_path):
+    import json
+
+    folder = tmp_path / "local-model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(
+        {"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536,
+         "num_attention_heads": 9, "head_dim": 64}))
+    config = copy.deepcopy(demo_config())
+    config["models"]["smollm2-135m"] = {"path": str(folder)}
+    config["variants"]["bad"] = {"method": "sparsegpt", "structure": "2:5", "block_size": 125}
+    with pytest.raises(ConfigError) as caught:
+        load_study(config, SCHEMA)
+    assert caught.value.key == "variants.bad.structure"
+    assert "hidden_size=576" in str(caught.value) and "M=5" in str(caught.value)
 
 
 def test_sparsegpt_defaults():
