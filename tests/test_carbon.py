@@ -56,7 +56,7 @@ def test_two_letter_country_is_refused_by_the_schema():
     config["carbon"] = {"countries": ["BE"]}
     with pytest.raises(ConfigError) as caught:
         load_study(config, SCHEMA)
-    assert caught.value.key == "carbon.countries.0"
+    assert caught.value.key == "carbon.countries[0]"
 
 
 ENERGY = {"model": "m", "variant": "v", "setup": "s", "cpu_energy_kwh": "0.7",

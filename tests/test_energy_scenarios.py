@@ -105,8 +105,7 @@ def test_plan_lists_one_job_per_scenario_and_tuple():
     plan = Plan.from_config(_study_with_scenarios(), SCHEMA, search_dirs=[REPO])
     assert plan.scenarios == ["fixed_workload", "saturated"]
     assert plan.scenario_dirs("saturated") == [
-        f"results/scenarios/saturated/smollm2-135m/{v}/laptop-cpu"
-        for v in ("full", "gptq-4bit", "gptq-8bit")]
+        f"results/scenarios/saturated/smollm2-135m/{v}/laptop-cpu" for v in plan.study.variants]
     targets = plan.all_targets()
     assert "results/tables/fixed_workload.csv" in targets
     assert "results/tables/saturated.csv" in targets
@@ -114,11 +113,12 @@ def test_plan_lists_one_job_per_scenario_and_tuple():
     assert set(plan.scenario_params("saturated")["energy"]["scenarios"]) == {"saturated"}
     assert "scenarios" not in plan.replay_params
     jobs = [j for j in plan.gpu_jobs() if j["rule"] == "measure_scenario"]
-    assert len(jobs) == 6 and all(j["minutes"] > 0 for j in jobs)
+    assert len(jobs) == 2 * len(plan.study.variants) and all(j["minutes"] > 0 for j in jobs)
 
 
 def test_tradeoff_from_a_scenario_that_is_not_measured_is_refused():
     config = demo_config()
+    config["energy"].pop("scenarios")
     config["tradeoff"]["scenario"] = "fixed_workload"
     with pytest.raises(ConfigError) as caught:
         Plan.from_config(config, SCHEMA, search_dirs=[REPO])

