@@ -70,7 +70,8 @@ def served_schedule(service_time_s: float, n_requests: int) -> tuple[dict, float
     return {"duration_s": duration_s, "mean_interval_s": interval_s}, max_deviation
 
 
-GPTQ_VARIANTS = ("full", "gptq-4bit", "gptq-8bit")
+# the variants of the cut-down study that runs on the SLURM test cluster
+SLURM_VARIANTS = ("full", "gptq-4bit")
 
 
 def small_demo_config(output_root: str = "results", service_time_s: float | None = None,

@@ -41,7 +41,7 @@ def paper(tmp_path_factory):
     return _plan(_config("paper.yaml"), tmp_path_factory.mktemp("paper"))
 
 
-DEMO_VARIANTS = ["full", "gptq-4bit", "gptq-8bit", "bnb-nf4", "sparsegpt-2of4", "ah-80"]
+DEMO_VARIANTS = ["full", "gptq-4bit", "bnb-nf4", "sparsegpt-2of4", "ah-80"]
 
 
 def test_demo_plans_every_tuple_on_the_laptop(demo):
@@ -67,16 +67,16 @@ def test_demo_paths_are_those_of_earlier_runs(demo):
 
 def test_demo_targets(demo):
     targets = demo.all_targets()
-    assert targets[:6] == [f"results/checkpoints/smollm2-135m/{v}" for v in DEMO_VARIANTS]
+    assert targets[:5] == [f"results/checkpoints/smollm2-135m/{v}" for v in DEMO_VARIANTS]
     for table in ("compression", "quality", "energy", "carbon", "tradeoff", "relative_change",
                   "feasibility"):
         assert f"results/tables/{table}.csv" in targets
-    assert "results/energy/smollm2-135m/gptq-8bit/laptop-cpu" in targets
+    assert "results/energy/smollm2-135m/bnb-nf4/laptop-cpu" in targets
     assert "results/figures/carbon_bubbles_smollm2-135m.svg" in targets
     assert "results/figures/quality_vs_energy.png" in targets
     # checkpoints, compression table, quality files and table, replays, the two scenarios'
     # folders and tables, the other tables, figures
-    assert len(targets) == len(set(targets)) == 6 + 1 + 6 + 1 + 6 + 2 * 6 + 2 + 5 + 14
+    assert len(targets) == len(set(targets)) == 5 + 1 + 5 + 1 + 5 + 2 * 5 + 2 + 5 + 14
 
 
 def test_demo_lists_the_companion_papers_figures(demo):
@@ -223,7 +223,7 @@ def test_selection_can_drop_a_model_entirely(tmp_path):
     config = demo_config()
     config["study"]["include"] = [{"variant": "gptq-*"}]
     plan = _plan(config, tmp_path)
-    assert [t.variant for t in plan.tuples] == ["gptq-4bit", "gptq-8bit"]
+    assert [t.variant for t in plan.tuples] == ["gptq-4bit"]
     assert {o.reason for o in plan.left_out} == {"excluded"} and len(plan.left_out) == 4
     assert "results/checkpoints/smollm2-135m/full" not in plan.all_targets()
 

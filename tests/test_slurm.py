@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (AVX2_ENV, GPTQ_VARIANTS, REPO, served_schedule, small_demo_config,
+from conftest import (AVX2_ENV, SLURM_VARIANTS, REPO, served_schedule, small_demo_config,
                       write_config)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
@@ -45,7 +45,7 @@ def slurm_cluster():
 
 
 def slurm_study(service_time_s: float | None = None) -> dict:
-    config = small_demo_config(service_time_s=service_time_s, variants=GPTQ_VARIANTS)
+    config = small_demo_config(service_time_s=service_time_s, variants=SLURM_VARIANTS)
     config["study"]["default_setup"] = "cpu-40"
     base = config["setups"]["laptop-cpu"]
     config["setups"] = {
@@ -120,14 +120,14 @@ def test_every_compute_job_ran_in_its_setups_partition(slurm_run):
     # each tuple measured once; an earlier attempt may have been rejected by the sanity checks
     # (on this shared 2-core host a replay can fall behind its schedule) and retried
     completed = [j["wildcards"] for j in energy if j["state"] == "COMPLETED"]
-    assert sorted(completed) == sorted(f"{MODEL}_{v}_{s}" for v in ("full", "gptq-4bit", "gptq-8bit")
+    assert sorted(completed) == sorted(f"{MODEL}_{v}_{s}" for v in SLURM_VARIANTS
                                        for s in ("cpu-40", "cpu-80"))
 
 
 def test_failed_first_attempt_succeeds_on_retry_with_more_memory(slurm_run):
     workdir, _, _ = slurm_run
     evaluations = [j for j in submitted_jobs(workdir) if j["rule"] == "evaluate"]
-    for variant in ("full", "gptq-4bit", "gptq-8bit"):
+    for variant in SLURM_VARIANTS:
         attempts = sorted((j for j in evaluations if variant in j["wildcards"].split("_")),
                           key=lambda j: int(j["id"]))
         assert [j["state"] for j in attempts] == ["FAILED", "COMPLETED"], attempts
@@ -139,10 +139,10 @@ def test_results_match_a_local_run(slurm_run, demo_study_run):
     """The local run is the shared demo study run: same variants, data and seeds."""
     workdir, _, _ = slurm_run
     local, _ = demo_study_run
-    for variant in ("gptq-4bit", "gptq-8bit"):
+    for variant in ("gptq-4bit",):
         name = f"results/checkpoints/{MODEL}/{variant}/model.safetensors"
         assert _sha256(workdir / name) == _sha256(local / name), variant  # GPTQ is deterministic
-    for variant in ("full", "gptq-4bit", "gptq-8bit"):
+    for variant in SLURM_VARIANTS:
         on_cluster = json.loads((workdir / f"results/quality/{MODEL}/{variant}.json").read_text())
         here = json.loads((local / f"results/quality/{MODEL}/{variant}.json").read_text())
         pairs = zip(sorted(on_cluster["rows"], key=lambda r: (r["task"], r["metric"])),

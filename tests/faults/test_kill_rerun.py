@@ -46,11 +46,12 @@ def workspace(tmp_path_factory):
 
 
 def _finished_files(workdir: Path) -> dict[str, str]:
-    """sha256 of every file under results/ and resources/ (links followed)."""
+    """sha256 of every file under results/ and resources/ (links followed), logs aside: the
+    study's logs live under results/logs and are rewritten by every attempt."""
     digests = {}
     for root in ("results", "resources"):
         for path in sorted((workdir / root).rglob("*")):
-            if path.is_file() and "hf_cache" not in path.parts:
+            if path.is_file() and not {"hf_cache", "logs"} & set(path.parts):
                 digests[str(path.relative_to(workdir))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 
@@ -145,7 +146,7 @@ def _kill_and_recover(workspace, target: str, log: str, upstream: list[str], set
 
 def test_kill_prepare_then_rerun(workspace, tmp_path):
     """The rerun's prepared weights are byte-identical to an uninterrupted preparation."""
-    _, after = _kill_and_recover(workspace, PREPARED, f"logs/prepare_model/{MODEL}.log",
+    _, after = _kill_and_recover(workspace, PREPARED, f"results/logs/prepare_model/{MODEL}.log",
                                  upstream=[], settle_s=1.0, staged_early=True)
     from llm_footprint.prepare import prepare_model
 
@@ -158,7 +159,7 @@ def test_kill_prepare_then_rerun(workspace, tmp_path):
 
 def test_kill_compress_then_rerun(workspace):
     """The rerun quantized the prepared model as it was before the kill."""
-    _, after = _kill_and_recover(workspace, GPTQ, f"logs/compress/{MODEL}/gptq-4bit.log",
+    _, after = _kill_and_recover(workspace, GPTQ, f"results/logs/compress/{MODEL}/gptq-4bit.log",
                                  upstream=[PREPARED], settle_s=5.0, staged_early=False)
     summary = json.loads((workspace[0] / GPTQ / "compress_summary.json").read_text())
     assert summary["variant"] == "gptq-4bit"
@@ -167,7 +168,7 @@ def test_kill_compress_then_rerun(workspace):
 
 def test_kill_evaluate_then_rerun(workspace):
     """The rerun scored the same data files: their recorded hashes are those on disk."""
-    _kill_and_recover(workspace, QUALITY, f"logs/evaluate/{MODEL}/full.log",
+    _kill_and_recover(workspace, QUALITY, f"results/logs/evaluate/{MODEL}/full.log",
                       upstream=[REFERENCE], settle_s=3.0, staged_early=False)
     payload = json.loads((workspace[0] / QUALITY).read_text())
     assert payload["rows"], "no quality rows"
@@ -192,7 +193,7 @@ def _values_of_keys_ending(node, suffix: str):
 def test_kill_measure_energy_then_rerun(workspace):
     """The rerun replayed the schedule that was finished before the kill (same sha256)."""
     before, _ = _kill_and_recover(workspace, ENERGY,
-                                  f"logs/measure_energy/{MODEL}/full/laptop-cpu.log",
+                                  f"results/logs/measure_energy/{MODEL}/full/laptop-cpu.log",
                                   upstream=[REFERENCE, SCHEDULE], settle_s=5.0,
                                   staged_early=True)
     summary = json.loads((workspace[0] / ENERGY / "summary.json").read_text())
