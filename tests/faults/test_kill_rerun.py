@@ -30,14 +30,17 @@ REFERENCE = f"results/checkpoints/{MODEL}/full"
 QUALITY = f"results/quality/{MODEL}/full.json"
 ENERGY = f"results/energy/{MODEL}/full/laptop-cpu"
 SCHEDULE = "results/energy/schedule.json"
+# what the killed jobs read besides their checkpoint, built before the kill
+PREFETCH = "resources/prefetch/demo.json"
+PUNKT = "resources/nltk_data"
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, service_time_s):
     """One scratch workspace for the four cases, which run in the order of the stages."""
     workdir = tmp_path_factory.mktemp("kill-rerun")
     # the cheapest settings that still run every code path of the killed stages
-    config = small_demo_config(variants=("full", "gptq-4bit"))
+    config = small_demo_config(service_time_s=service_time_s, variants=("full", "gptq-4bit"))
     config["variants"]["gptq-4bit"]["calibration"].update(n_samples=8, max_tokens=64)
     for task in config["quality"]["tasks"]:
         task["limit"] = {"wikitext": 2, "mmlu": 8, "ifeval": 2}[task["name"]]
@@ -56,9 +59,22 @@ def _finished_files(workdir: Path) -> dict[str, str]:
     return digests
 
 
+# Snakemake's own marker inside finished directory outputs: not scratch
+SNAKEMAKE_MARKER = ".snakemake_timestamp"
+
+
+def _scratch_entries(workdir: Path) -> list[str]:
+    """Hidden files and folders (empty ones too) under results/ and resources/: a writer's
+    staging is created empty before the job writes into it."""
+    return [str(p.relative_to(workdir)) for root in ("results", "resources")
+            for p in (workdir / root).rglob(".*")
+            if "logs" not in p.parts and p.name != SNAKEMAKE_MARKER]
+
+
 def _is_scratch(relative: str) -> bool:
     """Hidden entries: the writers' staging (.<name>.XXXXXXXX.part) and GPTQ's disk offload."""
-    return any(part.startswith(".") for part in Path(relative).parts)
+    return any(part.startswith(".") and part != SNAKEMAKE_MARKER
+               for part in Path(relative).parts)
 
 
 def _start(workdir: Path, configfile: Path, target: str) -> subprocess.Popen:
@@ -134,11 +150,11 @@ def _kill_and_recover(workspace, target: str, log: str, upstream: list[str], set
     assert not (workdir / target).exists()
     assert {f: killed[f] for f in before} == before, "the killed job changed finished files"
     if staged_early:
-        assert any(_is_scratch(f) for f in killed), "the kill did not hit the job mid-write"
+        assert _scratch_entries(workdir), "the kill did not hit the job mid-write"
 
     _recover(workdir, configfile, target)
     after = _finished_files(workdir)
-    assert not [f for f in after if _is_scratch(f)], "scratch of the killed job remains"
+    assert not _scratch_entries(workdir), "scratch of the killed job remains"
     assert {f: after[f] for f in before} == before, "the rerun rebuilt finished inputs"
     _assert_whole(workdir / target)
     return before, after
@@ -160,7 +176,7 @@ def test_kill_prepare_then_rerun(workspace, tmp_path):
 def test_kill_compress_then_rerun(workspace):
     """The rerun quantized the prepared model as it was before the kill."""
     _, after = _kill_and_recover(workspace, GPTQ, f"results/logs/compress/{MODEL}/gptq-4bit.log",
-                                 upstream=[PREPARED], settle_s=5.0, staged_early=False)
+                                 upstream=[PREPARED, PREFETCH], settle_s=5.0, staged_early=False)
     summary = json.loads((workspace[0] / GPTQ / "compress_summary.json").read_text())
     assert summary["variant"] == "gptq-4bit"
     assert any(f.startswith(GPTQ) and f.endswith(".safetensors") for f in after)
@@ -169,7 +185,8 @@ def test_kill_compress_then_rerun(workspace):
 def test_kill_evaluate_then_rerun(workspace):
     """The rerun scored the same data files: their recorded hashes are those on disk."""
     _kill_and_recover(workspace, QUALITY, f"results/logs/evaluate/{MODEL}/full.log",
-                      upstream=[REFERENCE], settle_s=3.0, staged_early=False)
+                      upstream=[REFERENCE, PREFETCH, PUNKT], settle_s=3.0,
+                      staged_early=False)
     payload = json.loads((workspace[0] / QUALITY).read_text())
     assert payload["rows"], "no quality rows"
     on_disk = {hashlib.sha256(p.read_bytes()).hexdigest()

@@ -106,8 +106,6 @@ def prune_linear(weight: Any, hessian: Any, n: int, m: int, sparsity: float, blo
 
 def layer_sparsity(weight: Any, n: int, m: int) -> dict[str, Any]:
     """Zeros of a pruned weight, and for N:M whether every group of M holds at least N."""
-    import torch
-
     zeros = weight == 0
     record = {"sparsity": round(float(zeros.float().mean()), 6)}
     if n:
