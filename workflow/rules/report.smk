@@ -187,6 +187,17 @@ use rule figure_energy_components as figure_feasibility with:
         PLAN.paths.log("figures", "feasibility"),
 
 
+# `use rule ... with:` does not carry `localrule` over: the figures derived from the skeleton
+# are named here so that they, too, run on the login node rather than as cluster jobs.
+localrules:
+    figure_carbon_bubbles,
+    figure_quality_vs_energy,
+    figure_relative_change,
+    figure_feasibility,
+    figure_paper_change,
+    figure_opt_scores,
+
+
 # The companion paper's Figures 2-4 (per model) and 5 (opt across models and weight sets).
 use rule figure_energy_components as figure_paper_change with:
     input:
