@@ -153,6 +153,8 @@ def test_structure_that_does_not_divide_the_model_is_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps(
         {"model_type": "llama", "hidden_size": 576, "intermediate_size": 1536,
          "num_attention_heads": 9, "head_dim": 64}))
+    # a local model folder must hold weights (checked first); an empty file is enough here
+    (folder / "model.safetensors").write_bytes(b"")
     config = copy.deepcopy(demo_config())
     config["models"]["smollm2-135m"] = {"path": str(folder)}
     config["variants"]["bad"] = {"method": "sparsegpt", "structure": "2:5", "block_size": 125}
