@@ -131,3 +131,65 @@ def test_tradeoff_from_a_scenario_that_is_not_measured_is_refused():
     config["tradeoff"]["time_figure"] = "wall_time_s"
     plan = Plan.from_config(config, SCHEMA, search_dirs=[REPO])
     assert plan.tradeoff_energy_table == "results/tables/fixed_workload.csv"
+
+
+def test_prefill_decode_split_arithmetic():
+    """Decode = full run minus the prefill-only run, over the tokens after each first one."""
+    from llm_footprint.energy.scenarios.fixed_workload import decode_split
+
+    full = {"hardware_energy_kwh": 3e-5, "hardware_energy_dynamic_kwh": 2e-5,
+            "wall_time_s": 10.0, "output_tokens": 4 * 17, "sequences": 4}
+    prefill = {"hardware_energy_kwh": 1e-5, "hardware_energy_dynamic_kwh": 0.5e-5,
+               "wall_time_s": 2.0, "input_tokens": 200}
+    split = decode_split(full, prefill)
+    assert split["decode_tokens"] == 64
+    assert split["decode_hardware_energy_kwh"] == pytest.approx(2e-5)
+    assert split["decode_hardware_energy_per_output_token_j"] == pytest.approx(2e-5 * 3.6e6 / 64)
+    assert split["decode_hardware_energy_dynamic_per_output_token_j"] == pytest.approx(
+        1.5e-5 * 3.6e6 / 64)
+    assert split["prefill_hardware_energy_per_input_token_j"] == pytest.approx(1e-5 * 3.6e6 / 200)
+    # 8 s of decoding for 16 tokens per sequence, the 4 sequences decoded together
+    assert split["decode_time_per_token_s"] == pytest.approx(8.0 / 16)
+    assert "prefill_split_note" not in split
+    # noise larger than the decode: no figure is made up, a note says why
+    unresolved = decode_split({**full, "hardware_energy_kwh": 0.9e-5}, prefill)
+    assert unresolved["decode_hardware_energy_kwh"] is None
+    assert unresolved["decode_hardware_energy_per_output_token_j"] is None
+    assert unresolved["prefill_split_note"].startswith("unresolved")
+
+
+def test_generate_workload_splits_prefill_and_decode_on_the_demo_model(demo_model_dir, tmp_path):
+    """fixed_workload generate with split_prefill, measured with real CodeCarbon."""
+    from llm_footprint import compression
+    from llm_footprint.energy.scenarios import fixed_workload
+    from llm_footprint.energy.summary import aggregate
+    from llm_footprint.loading import load_for_inference
+
+    torch.set_num_threads(2)
+    compression.compress("smollm2-135m", "full", {"method": "none", "dtype": "float32"},
+                         demo_model_dir, tmp_path / "full", threads=2)
+    loaded = load_for_inference(tmp_path / "full", "cpu", 2)
+    context = {"prompts": ["How are you today?", "What is the capital of France?"],
+               "device": "cpu",
+               "generation": {"max_new_tokens": 24, "do_sample": False, "seed": 0,
+                              "apply_chat_template": True}}
+    meter = WorkMeter(tmp_path, "emissions.csv", TRACKER, "cpu", idle_power_w=1.0)
+    settings = {"workload": "generate", "batch_size": 2, "repeats": 2, "max_windows": None,
+                "split_prefill": True}
+    result = fixed_workload.run(meter, loaded, settings, context, "demo")
+    assert result["workload"]["split_prefill"] is True
+    for run in result["runs"]:
+        assert run["output_tokens"] == 2 * 24 and run["decode_tokens"] == 2 * 23
+        assert run["prefill_input_tokens"] == run["input_tokens"] > 10
+        assert 0 < run["prefill_wall_time_s"] < run["wall_time_s"]
+        assert 0 < run["prefill_hardware_energy_kwh"] < run["hardware_energy_kwh"]
+        assert run["decode_hardware_energy_kwh"] == pytest.approx(
+            run["hardware_energy_kwh"] - run["prefill_hardware_energy_kwh"])
+    aggregated = aggregate(result["runs"])
+    assert aggregated["decode_hardware_energy_per_output_token_j"]["n"] == 2
+    # without the split: no prefill run is measured
+    (tmp_path / "plain").mkdir()
+    plain = fixed_workload.run(WorkMeter(tmp_path / "plain", "emissions.csv", TRACKER, "cpu"),
+                               loaded, {**settings, "split_prefill": False, "repeats": 1},
+                               context, "demo")
+    assert "prefill_hardware_energy_kwh" not in plain["runs"][0]

@@ -61,3 +61,32 @@ def test_unknown_size_is_run_not_refused(tmp_path):
     result = feasibility.estimate("m", "v", "s", {"hf": "x/y"}, FULL, A100_40, SETTINGS,
                                   tmp_path / "nothing")
     assert result.fits is None and "params_b" in result.note
+
+
+def test_measured_peak_memory_is_put_beside_the_estimate(tmp_path):
+    """The energy table's peak (GPU allocator on CUDA, process RSS on CPU) joins the estimate of
+    the same (model, variant, setup); tuples the energy stage did not run stay empty."""
+    energy = tmp_path / "energy.csv"
+    energy.write_text("model,variant,setup,peak_rss_mb,peak_gpu_allocated_mb\n"
+                      "m,v,gpu,3000.0,20000.0\n"
+                      "m,v,cpu,1500.0,\n")
+    gpu = feasibility.estimate("m", "v", "gpu", {"hf": "x/y", "params_b": 7}, FULL, A100_40,
+                               SETTINGS, tmp_path / "none")
+    cpu = feasibility.estimate("m", "v", "cpu", {"hf": "x/y", "params_b": 7}, FULL,
+                               {"device": "cpu", "gpu_memory_gb": None, "mem_gb": 64},
+                               SETTINGS, tmp_path / "none")
+    other = feasibility.estimate("m", "w", "gpu", {"hf": "x/y", "params_b": 7}, FULL, A100_40,
+                                 SETTINGS, tmp_path / "none")
+    out = tmp_path / "feasibility.csv"
+    feasibility.write_table([gpu, cpu, other], out, energy)
+    import csv
+
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert rows[0]["measured_peak_gb"] == str(round(20000 * 2**20 / 1e9, 3))
+    assert rows[0]["measured_peak_kind"] == "cuda_allocator_peak"
+    assert rows[1]["measured_peak_gb"] == str(round(1500 * 2**20 / 1e9, 3))
+    assert rows[1]["measured_peak_kind"] == "process_peak_rss"
+    assert rows[2]["measured_peak_gb"] == "" and rows[2]["measured_peak_kind"] == ""
+    # before the energy stage has run: the estimates alone
+    feasibility.write_table([gpu], out, tmp_path / "missing.csv")
+    assert list(csv.DictReader(open(out, newline="")))[0]["measured_peak_gb"] == ""

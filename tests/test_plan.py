@@ -182,15 +182,22 @@ def test_thesis_jobs_go_to_their_setups_partition(thesis):
 
 
 def test_paper_plans_the_papers_matrix(paper):
-    """Basic models x every technique (OPT without head pruning) on both setups; advanced
-    models as published; what does not fit the 12 GB workstation is left out as infeasible."""
+    """Basic models x every technique and Table 1's pruning + quantization chains (OPT without
+    head pruning) on both setups; advanced models as published; what does not fit the 12 GB
+    workstation is left out as infeasible."""
     basic = ("gpt2", "gpt2-large", "gpt2-xl", "distilgpt2", "opt-125m", "opt-1.3b")
     variants = {t.variant for t in paper.tuples}
-    assert variants == {"full", "bnb-8bit", "bnb-4bit", "ah-90", "ah-80", "sparsegpt-2of4"}
+    chains = {"ah90-8bit", "ah80-8bit", "ah90-4bit", "ah80-4bit"}
+    assert variants == {"full", "bnb-8bit", "bnb-4bit", "ah-90", "ah-80", "sparsegpt-2of4",
+                        *chains}
+    for chain in chains:
+        assert paper.compress_spec(chain)["chain"] == ["head_prune", "bnb"]
+    # the two pruning thresholds are computed once per model, shared by 8 and 4 bits
+    assert len(paper.step_dirs()) == 2 * 4
     assert all(t.variant == "full" for t in paper.tuples if t.model.startswith("adv-"))
     assert not [t for t in paper.tuples if t.model.startswith("opt-") and "ah" in t.variant]
     gpt2_tuples = [t for t in paper.tuples if t.model in basic[:4]]
-    assert len(gpt2_tuples) == 4 * 6 * 2
+    assert len(gpt2_tuples) == 4 * 10 * 2
     infeasible = set(paper.infeasible)
     assert ("adv-teacher-opt-13b", "full", "rtx-4070-ti") in infeasible
     assert all(t.setup == "rtx-4070-ti" for t in infeasible)

@@ -277,6 +277,12 @@ def test_carbon_tradeoff_and_figures(compressed):
     change = {r["variant"]: r for r in csv.DictReader(open(workdir / "results/tables/relative_change.csv"))}
     # every quality metric of the study, IFEval's included, has its change
     assert any(c.startswith("ifeval_") for c in change["gptq-4bit"])
+    # the replay job's measured peak memory beside each estimate (a CPU setup: process RSS)
+    energy = {r["variant"]: r for r in csv.DictReader(open(workdir / "results/tables/energy.csv"))}
+    for row in csv.DictReader(open(workdir / "results/tables/feasibility.csv")):
+        assert row["measured_peak_kind"] == "process_peak_rss"
+        assert float(row["measured_peak_gb"]) == pytest.approx(
+            float(energy[row["variant"]]["peak_rss_mb"]) * 2**20 / 1e9, abs=1e-3)
     figures = workdir / "results/figures"
     for stem in ("carbon_bubbles_smollm2-135m", "energy_components", "quality_vs_energy",
                  "relative_change", "feasibility", "paper_change_smollm2-135m", "opt_scores"):

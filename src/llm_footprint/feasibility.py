@@ -10,12 +10,17 @@ The architecture comes from the model's config.json when it is readable (a local
 already prepared model); otherwise from the parameter count alone, assuming a dense
 multi-head-attention transformer (P = 12 L d^2 with d = 128 L), which overestimates the KV
 cache of grouped-query models: a conservative answer.
+
+Once the energy stage has run, the table also gives the peak memory measured in that tuple's
+replay job beside the estimate: the CUDA allocator's peak on a GPU, the process's peak
+resident set on a CPU (which counts the Python runtime and libraries too).
 """
 
 from __future__ import annotations
 
+import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +84,9 @@ class Estimate:
     headroom_gb: float | None
     fits: bool | None
     note: str
+    # measured by the energy stage (empty before it has run, or for tuples it did not run)
+    measured_peak_gb: float | None = None
+    measured_peak_kind: str = ""
 
 
 def weight_bytes(parameters: float, variant: dict[str, Any], arch: Architecture,
@@ -144,6 +152,31 @@ def study_estimates(config: dict[str, Any]) -> list[Estimate]:
             for m in config["models"] for v in config["variants"] for s in config["setups"]]
 
 
-def write_table(estimates: list[Estimate], out_csv: str | Path) -> None:
-    atomic.write_csv(out_csv, [asdict(e) for e in estimates],
+MEASURED_PEAK_COLUMNS = {"cuda": ("peak_gpu_allocated_mb", "cuda_allocator_peak"),
+                         "cpu": ("peak_rss_mb", "process_peak_rss")}
+
+
+def with_measured_peaks(estimates: list[Estimate],
+                        energy_csv: str | Path | None) -> list[Estimate]:
+    """The estimates with the peak memory the energy stage measured for the same tuple."""
+    if not energy_csv or not Path(energy_csv).is_file():
+        return estimates
+    with open(energy_csv, newline="", encoding="utf-8") as handle:
+        rows = {(r.get("model"), r.get("variant"), r.get("setup")): r
+                for r in csv.DictReader(handle)}
+    measured = []
+    for e in estimates:
+        row = rows.get((e.model, e.variant, e.setup))
+        column, kind = MEASURED_PEAK_COLUMNS.get(e.device, (None, ""))
+        value = row.get(column) if row and column else None
+        if value not in (None, ""):
+            e = replace(e, measured_peak_gb=round(float(value) * 2**20 / 1e9, 3),
+                        measured_peak_kind=kind)
+        measured.append(e)
+    return measured
+
+
+def write_table(estimates: list[Estimate], out_csv: str | Path,
+                energy_csv: str | Path | None = None) -> None:
+    atomic.write_csv(out_csv, [asdict(e) for e in with_measured_peaks(estimates, energy_csv)],
                      list(Estimate.__dataclass_fields__))

@@ -286,12 +286,15 @@ def feasibility_matrix(feasibility_csv: str | Path, png: str | Path, svg: str | 
                 else "unknown")
         if row["estimate_gb"]:
             text += f"\n{float(row['estimate_gb']):.1f} / {float(row['device_memory_gb']):g} GB"
+        if row.get("measured_peak_gb"):
+            text += f"\nmeasured peak {float(row['measured_peak_gb']):.2f} GB"
         ax.text(x, y, text, ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(setups)), setups)
     ax.set_yticks(range(len(pairs)), pairs)
     ax.set_xlim(-0.5, len(setups) - 0.5)
     ax.set_ylim(len(pairs) - 0.5, -0.5)
-    ax.set_title("Feasibility: estimated / available device memory")
+    ax.set_title("Feasibility: estimated / available device memory, and the peak measured "
+                 "by the energy stage")
     save(fig, png, svg)
     plt.close(fig)
 

@@ -269,6 +269,14 @@ class Plan:
     def prepared_models(self) -> list[str]:
         return [self.paths.model(m) for m in self.models]
 
+    def feasibility_inputs(self, wildcards: Any = None) -> dict[str, Any]:
+        """The prepared models (exact architectures) and, when the energy stage runs or is
+        imported, its table (the measured peak memory beside each estimate)."""
+        inputs: dict[str, Any] = {"models": self.prepared_models()}
+        if self.energy_enabled:
+            inputs["energy"] = self.paths.table("energy")
+        return inputs
+
     def quality_files(self) -> list[str]:
         return [self.paths.quality(m, v) for m, v in self.evaluated]
 

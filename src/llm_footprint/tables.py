@@ -163,6 +163,13 @@ SCENARIO_FIGURES = (
     "hardware_energy_dynamic_kwh", "hardware_energy_dynamic_per_output_token_j",
     "nvml_gpu_energy_kwh", "foreign_cpu_share",
 )
+# fixed_workload generate with split_prefill (empty columns otherwise)
+PREFILL_DECODE_FIGURES = (
+    "prefill_wall_time_s", "prefill_hardware_energy_kwh",
+    "prefill_hardware_energy_per_input_token_j", "decode_hardware_energy_kwh",
+    "decode_hardware_energy_per_output_token_j",
+    "decode_hardware_energy_dynamic_per_output_token_j", "decode_time_per_token_s",
+)
 
 
 def scenario_rows(scenario: str, summary_dirs: Iterable[str | Path]) -> list[dict]:
@@ -176,7 +183,9 @@ def scenario_rows(scenario: str, summary_dirs: Iterable[str | Path]) -> list[dic
             workload = summary["workload"]
             row = {**ran, "workload": workload["workload"], "batch_size": workload["batch_size"],
                    "repeats": len(summary["runs"])}
-            rows.append(_with_intervals(row, summary["aggregate"], SCENARIO_FIGURES))
+            figures = SCENARIO_FIGURES + (PREFILL_DECODE_FIGURES if workload.get("split_prefill")
+                                          else ())
+            rows.append(_with_intervals(row, summary["aggregate"], figures))
             continue
         for batch_size in summary["workload"]["batch_sizes"]:
             runs = [r for r in summary["runs"] if r["batch_size"] == batch_size]

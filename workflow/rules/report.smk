@@ -3,10 +3,11 @@
 
 
 # Computed again here, after the models are prepared, from their exact architectures (the
-# parse-time estimate that chose which tuples run may only have had a parameter count).
+# parse-time estimate that chose which tuples run may only have had a parameter count), with
+# the peak memory the energy stage measured beside each estimate.
 rule feasibility:
     input:
-        models=PLAN.prepared_models(),
+        unpack(PLAN.feasibility_inputs),
     output:
         table=report(
             PLAN.paths.table("feasibility"),

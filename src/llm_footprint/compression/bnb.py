@@ -112,10 +112,10 @@ class BitsAndBytes(Method):
     name = "bnb"
     heavy = True
     quantized = True
-    # plain transformers checkpoints only: quantized weights cannot be quantized again, and a
-    # head-pruned model's per-layer head counts are not something transformers' bitsandbytes
-    # loading can rebuild (its config has one head count for every layer)
-    can_follow = ("none", "sparsegpt", "distill")
+    # unquantized checkpoints: quantized weights cannot be quantized again; a head-pruned
+    # model is quantized in memory by bnb_pruned (its per-layer head counts are not something
+    # transformers' bitsandbytes loading can rebuild)
+    can_follow = ("none", "sparsegpt", "distill", "head_prune")
     # round-to-nearest at load time: a model load plus a few seconds per billion parameters
     minutes = (3.0, 1.0)
 
@@ -159,22 +159,39 @@ class BitsAndBytes(Method):
                                         bnb_4bit_compute_dtype=dtype)
         log.info("quantizing %s with bitsandbytes %s on %s, compute dtype %s (%s)",
                  job.model_id, chosen, job.device, choice.dtype, choice.reason)
-        model = AutoModelForCausalLM.from_pretrained(step.weights_dir, dtype=dtype,
-                                                     quantization_config=config,
-                                                     device_map=device_map(job.device))
+        earlier = checkpoint.read_manifest(job.prepared_dir) if step.after else {}
+        if "kept_heads" in earlier:
+            from . import bnb_pruned
+            from .head_prune import HeadPrune
+
+            pruned = HeadPrune().load(step.weights_dir, earlier, "cpu", choice.dtype,
+                                      job.threads).model
+            layers = bnb_pruned.quantize(pruned, chosen, dtype, job.device)
+            model = pruned.to(device_map(job.device)[""])
+            log.info("quantized %d linear layers of the head-pruned model in memory", layers)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(step.weights_dir, dtype=dtype,
+                                                         quantization_config=config,
+                                                         device_map=device_map(job.device))
         quantize_s = time.monotonic() - started
         tokenizer = AutoTokenizer.from_pretrained(step.weights_dir)
         memory_mb = model.get_memory_footprint() / 1e6
         with atomic.staged_directory(job.out_dir) as staging:
             # before any forward pass (see the module's docstring)
             log.info("saving the quantized checkpoint")
-            model.save_pretrained(staging)
+            if "kept_heads" in earlier:
+                bnb_pruned.save_state(model, staging)
+                model.config.save_pretrained(staging)
+            else:
+                model.save_pretrained(staging)
             tokenizer.save_pretrained(staging)
             atomic.write_json(staging / checkpoint.MANIFEST_FILE, {
                 "method": self.name, "model": job.model_id, "variant": job.variant_id,
                 "weights_dir": ".",
                 # re-resolved for the evaluating device by the loader
                 "dtype": variant.get("compute_dtype", "auto"), **chosen,
+                # the head-pruned structure the weights belong to (bnb_pruned loads it)
+                **({"kept_heads": earlier["kept_heads"]} if "kept_heads" in earlier else {}),
             })
             stats = quantized_weight_stats(staging)
             import bitsandbytes
@@ -202,8 +219,14 @@ class BitsAndBytes(Method):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         torch_dtype = compute_dtype.torch_dtype(dtype)
-        model = AutoModelForCausalLM.from_pretrained(source_dir, dtype=torch_dtype,
-                                                     device_map=device_map(device))
+        if "kept_heads" in manifest:
+            from . import bnb_pruned
+
+            model = bnb_pruned.load(source_dir, manifest, settings(manifest), torch_dtype,
+                                    device)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(source_dir, dtype=torch_dtype,
+                                                         device_map=device_map(device))
         kinds = set()
         for module in model.modules():
             if type(module).__module__.startswith("bitsandbytes"):

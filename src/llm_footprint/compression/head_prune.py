@@ -416,37 +416,12 @@ class HeadPrune(Method):
 
     def load(self, source: Path, manifest: dict[str, Any], device: str, dtype: str,
              threads: int | None) -> Loaded:
-        from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-        from transformers.initialization import no_init_weights
+        from transformers import AutoConfig, AutoTokenizer
 
         config = AutoConfig.from_pretrained(source)
-        torch_dtype = compute_dtype.torch_dtype(dtype)
         kept = manifest["kept_heads"]
-        if len(kept) != config.num_hidden_layers:
-            raise ValueError(f"{source}: the manifest lists kept heads of {len(kept)} layers, "
-                             f"the model has {config.num_hidden_layers}")
-        # every weight is overwritten below (checked), so random initialisation is skipped
-        with no_init_weights():
-            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
-            for layer, heads in enumerate(kept):
-                if (len(heads["query"]) < config.num_attention_heads
-                        or len(heads["kv"]) < _kv_heads(config)):
-                    _resize_attention(_attention(model, layer), len(heads["query"]),
-                                      len(heads["kv"]))
-        state: dict[str, Any] = {}
-        for path in checkpoint_info.weight_files(source):
-            if path.suffix == ".safetensors":
-                state.update(load_file(path))
-        result = model.load_state_dict(state, strict=False)
-        tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
-        missing = set(result.missing_keys) - tied
-        if missing or result.unexpected_keys:
-            raise ValueError(f"{source}: the saved weights do not match the pruned model "
-                             f"(missing {sorted(missing)[:5]}, unexpected "
-                             f"{sorted(result.unexpected_keys)[:5]})")
-        if tied:
-            model.tie_weights()
+        model = pruned_skeleton(config, kept, compute_dtype.torch_dtype(dtype), source)
+        load_checked(model, read_state(source), source)
         model.to(device_string(device)).eval()
         removed = sum(config.num_attention_heads - len(h["query"]) for h in kept)
         return Loaded(model, AutoTokenizer.from_pretrained(source), {
@@ -465,3 +440,49 @@ class HeadPrune(Method):
 def read_heads(checkpoint_dir: str | Path) -> dict[str, Any]:
     """The per-layer record ``head_prune.json`` of a head_prune checkpoint."""
     return json.loads((Path(checkpoint_dir) / HEADS_FILE).read_text(encoding="utf-8"))
+
+
+def pruned_skeleton(config: Any, kept: list[dict[str, list[int]]], torch_dtype: Any,
+                    source: Path) -> Any:
+    """A model of ``config`` whose attention modules have the ``kept`` heads, weights not
+    initialised (the caller loads every one of them)."""
+    from transformers import AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
+
+    if len(kept) != config.num_hidden_layers:
+        raise ValueError(f"{source}: the manifest lists kept heads of {len(kept)} layers, "
+                         f"the model has {config.num_hidden_layers}")
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+        for layer, heads in enumerate(kept):
+            if (len(heads["query"]) < config.num_attention_heads
+                    or len(heads["kv"]) < _kv_heads(config)):
+                _resize_attention(_attention(model, layer), len(heads["query"]),
+                                  len(heads["kv"]))
+    return model
+
+
+def read_state(source: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    state: dict[str, Any] = {}
+    for path in checkpoint_info.weight_files(source):
+        if path.suffix == ".safetensors":
+            state.update(load_file(path))
+    return state
+
+
+def load_checked(model: Any, state: dict[str, Any], source: Path,
+                 placed: set[str] = frozenset()) -> None:
+    """Load ``state`` into ``model``; every weight must come from it (or be ``placed``
+    already, or be the tied output embedding), and nothing in it may be left over."""
+    result = model.load_state_dict(state, strict=False)
+    tied = ({"lm_head.weight"} if getattr(model.config, "tie_word_embeddings", False)
+            else set())
+    missing = set(result.missing_keys) - tied - set(placed)
+    if missing or result.unexpected_keys:
+        raise ValueError(f"{source}: the saved weights do not match the pruned model "
+                         f"(missing {sorted(missing)[:5]}, unexpected "
+                         f"{sorted(result.unexpected_keys)[:5]})")
+    if tied:
+        model.tie_weights()

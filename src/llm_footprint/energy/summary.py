@@ -161,6 +161,11 @@ AGGREGATED = (
     "ttft_p50_s", "ttft_p90_s", "itl_p50_s", "itl_p90_s",
     # scenarios measuring a piece of work rather than a window
     "wall_time_s", "tokens_per_s",
+    # fixed_workload generate with split_prefill: the prefill-only run and the decode
+    "prefill_wall_time_s", "prefill_hardware_energy_kwh",
+    "prefill_hardware_energy_per_input_token_j", "decode_hardware_energy_kwh",
+    "decode_hardware_energy_per_output_token_j", "decode_hardware_energy_dynamic_kwh",
+    "decode_hardware_energy_dynamic_per_output_token_j", "decode_time_per_token_s",
 )
 
 
