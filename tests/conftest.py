@@ -141,6 +141,24 @@ def demo_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+def tiny_gpt2(folder: Path, demo_model_dir: Path, n_embd: int) -> Path:
+    """A random two-block, four-head GPT-2 (fused Conv1D attention) with the demo tokenizer and
+    a provenance record, as a prepared model folder."""
+    import shutil
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=49152, n_positions=128, n_embd=n_embd, n_layer=2,
+                               n_head=4)).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(demo_model_dir / name, folder / name)
+    (folder / "provenance.json").write_text(json.dumps(
+        {"size_on_disk_mb": 1.0, "source": {"path": "tiny"}, "dtype": "float32"}))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def service_time_s(demo_model_dir) -> float:
     """Seconds the demo model takes to answer one test request (16 new tokens) here, with the

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config
+from conftest import REPO, SCHEMA, demo_config, tiny_gpt2
 
 from llm_footprint import compression
 from llm_footprint.compression import bnb_pruned, head_prune
@@ -117,16 +116,8 @@ def test_gpt2_conv1d_head_pruned_then_4bit(demo_model_dir, tmp_path):
     """GPT-2's Conv1D projections (input x output weights) quantized as Linear4bit after head
     pruning; a tiny random GPT-2 with the demo tokenizer."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
 
-    source = tmp_path / "tiny-gpt2"
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=49152, n_positions=128, n_embd=128, n_layer=2,
-                               n_head=4)).save_pretrained(source)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(demo_model_dir / name, source / name)
-    (source / "provenance.json").write_text(json.dumps(
-        {"size_on_disk_mb": 1.0, "source": {"path": "tiny"}, "dtype": "float32"}))
+    source = tiny_gpt2(tmp_path / "tiny-gpt2", demo_model_dir, n_embd=128)
     hp, q = _variants(0.01, {"min_heads_per_layer": 2,
                              "calibration": {**SMALL_CALIBRATION, "n_samples": 2}},
                       bits=4, quant_type="fp4", double_quant=False)

@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config
+from conftest import REPO, SCHEMA, demo_config, tiny_gpt2
 
 from llm_footprint import compression
 from llm_footprint.compression import head_prune
@@ -193,21 +193,12 @@ def test_same_per_group_keeps_every_kv_head(demo_model_dir, tmp_path):
 def test_gpt2_fused_attention(demo_model_dir, tmp_path):
     """GPT-2's fused c_attn: a tiny random GPT-2 (the demo tokenizer), every head above a low
     threshold, two of four kept per layer by min_heads_per_layer."""
-    import shutil
-
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
     from llm_footprint.loading import load_for_inference
 
-    source = tmp_path / "tiny-gpt2"
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=49152, n_positions=128, n_embd=64, n_layer=2,
-                               n_head=4)).save_pretrained(source)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(demo_model_dir / name, source / name)
-    (source / "provenance.json").write_text(json.dumps(
-        {"size_on_disk_mb": 1.0, "source": {"path": "tiny"}, "dtype": "float32"}))
+    source = tiny_gpt2(tmp_path / "tiny-gpt2", demo_model_dir, n_embd=64)
     out = tmp_path / "hp-gpt2"
     summary = compression.compress(
         "tiny", "hp", _variant(threshold=0.01, min_heads_per_layer=2,

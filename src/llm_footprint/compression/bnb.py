@@ -159,13 +159,12 @@ class BitsAndBytes(Method):
                                         bnb_4bit_compute_dtype=dtype)
         log.info("quantizing %s with bitsandbytes %s on %s, compute dtype %s (%s)",
                  job.model_id, chosen, job.device, choice.dtype, choice.reason)
-        earlier = checkpoint.read_manifest(job.prepared_dir) if step.after else {}
+        earlier = step.manifest or {}
         if "kept_heads" in earlier:
-            from . import bnb_pruned
-            from .head_prune import HeadPrune
+            from . import bnb_pruned, method
 
-            pruned = HeadPrune().load(step.weights_dir, earlier, "cpu", choice.dtype,
-                                      job.threads).model
+            pruned = method("head_prune").load(step.weights_dir, earlier, "cpu", choice.dtype,
+                                               job.threads).model
             layers = bnb_pruned.quantize(pruned, chosen, dtype, job.device)
             model = pruned.to(device_map(job.device)[""])
             log.info("quantized %d linear layers of the head-pruned model in memory", layers)

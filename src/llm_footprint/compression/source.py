@@ -21,12 +21,13 @@ class StepInput:
     weights_dir: Path  # a transformers model folder
     prepared: dict[str, Any]  # what checkpoint.summary needs: size_on_disk_mb, source, ...
     after: str | None  # the method of the earlier step; None for a prepared model
+    manifest: dict[str, Any] | None = None  # the earlier step's manifest
 
 
 def resolve(prepared_dir: Path, method: str, can_follow: tuple[str, ...], key: str) -> StepInput:
     prepared_dir = Path(prepared_dir)
     if not (prepared_dir / checkpoint.MANIFEST_FILE).is_file():
-        return StepInput(prepared_dir, checkpoint.read_prepared(prepared_dir), None)
+        return StepInput(prepared_dir, checkpoint.read_prepared(prepared_dir), None, None)
     manifest = checkpoint.read_manifest(prepared_dir)
     earlier = manifest["method"]
     if earlier not in can_follow:
@@ -44,4 +45,4 @@ def resolve(prepared_dir: Path, method: str, can_follow: tuple[str, ...], key: s
         "parameter_count": summary.get("parameters_after") or summary.get("parameter_count"),
         "dtype": model_config.get("dtype") or model_config.get("torch_dtype"),
     }
-    return StepInput(weights, record, earlier)
+    return StepInput(weights, record, earlier, manifest)
