@@ -62,6 +62,7 @@ bench: venv
 	$(BIN)/python benchmarks/perplexity_overhead.py
 	$(BIN)/python benchmarks/tracker_overhead.py
 	$(BIN)/python benchmarks/gptq_dtype.py
+	$(BIN)/python benchmarks/fidelity_ladder.py
 
 clean-results:
 	rm -rf results logs

@@ -40,12 +40,12 @@ def test_methods_declare_what_the_plan_needs():
     assert compression.method("gptq").needs_calibration and compression.method("gptq").heavy
     assert not compression.method("none").heavy and not compression.method("none").quantized
     with pytest.raises(ValueError, match="methods: none, gptq"):
-        compression.method("awq")
+        compression.method("quip")
 
 
 def test_unknown_method_is_refused_naming_the_key():
     config = demo_config()
-    config["variants"]["gptq-4bit"]["method"] = "awq"
+    config["variants"]["gptq-4bit"]["method"] = "quip"
     with pytest.raises(ConfigError) as caught:
         compression.check_config(config)
     assert caught.value.key == "variants.gptq-4bit.method"

@@ -47,25 +47,28 @@ def test_same_seed_and_threads_give_byte_identical_checkpoints(two_threads, demo
     assert _digest(again) == _digest(first)
 
 
-def test_thread_count_is_recorded_and_its_effect_bounded(two_threads, demo_model_dir, tmp_path):
-    """One thread sums in another order than two: the bytes may differ; the quantized weights
-    may then move by at most one quantization step in a small share of groups."""
-    from safetensors import safe_open
+def _token_perplexity(folder) -> float:
+    from llm_footprint.loading import load_for_inference
+    from llm_footprint.quality.perplexity import token_perplexity
 
+    loaded = load_for_inference(folder, device="cpu", threads=2)
+    text = (REPO / "data/demo/quality/wikitext_style.txt").read_text(encoding="utf-8")[:6000]
+    return token_perplexity(loaded.model, loaded.tokenizer, text, context_tokens=512,
+                            max_windows=2)["token_perplexity"]
+
+
+def test_thread_count_is_recorded_and_its_effect_bounded(two_threads, demo_model_dir, tmp_path):
+    """One thread sums in another order than two. GPTQ feeds each column's rounding error into
+    the next columns, so one flipped rounding spreads: the share of changed packed words is no
+    invariant (5 % on one CPU, 66 % on another). What a user relies on is the model's quality:
+    XX"""
     first, _ = two_threads
     single = tmp_path / "gptq-4bit"
     summary = compress("smollm2-135m", "gptq-4bit", _variant(), demo_model_dir, single, threads=1)
-    assert summary["threads"] == 1
+    assert summary["threads"] == 1 and summary["torch_threads"] == 1
     if _digest(single) == _digest(first):
         return
-    changed = total = 0
-    with safe_open(first / "model.safetensors", "pt") as a, \
-            safe_open(single / "model.safetensors", "pt") as b:
-        for name in a.keys():
-            if name.endswith(".qweight"):
-                x, y = a.get_tensor(name), b.get_tensor(name)
-                changed += int((x != y).sum())
-                total += x.numel()
-    print(f"\nthreads 1 vs 2: {changed} of {total} packed qweight words differ "
-          f"({100 * changed / total:.3f} %)")
-    assert changed / total < 0.05
+    two, one = _token_perplexity(first), _token_perplexity(single)
+    print(f"\nthreads 1 vs 2: token perplexity {one:.4f} vs {two:.4f} "
+          f"({100 * (one - two) / two:+.3f} %)")
+    assert abs(one - two) / two < 0.10

@@ -48,6 +48,41 @@ def test_gptq_on_cuda_loads_with_a_gpu_kernel_and_generates(cuda_checkpoint):
     assert output.shape[1] > inputs["input_ids"].shape[1]
 
 
+# the other GPTQModel methods on the GPU, each loaded with the kernel GPTQModel picks there
+CUDA_METHODS = {
+    "rtn": {"method": "rtn", "bits": 4, "group_size": 64, "sym": True, "kernel": "auto",
+            "dtype": "auto"},
+    "awq": {"method": "awq", "bits": 4, "group_size": 64, "sym": True, "batch_size": 8,
+            "kernel": "auto", "dtype": "auto", "calibration": CALIBRATION},
+    "gguf": {"method": "gguf", "type": "Q4_K_M", "kernel": "auto", "dtype": "auto"},
+}
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("name", sorted(CUDA_METHODS))
+def test_gptqmodel_methods_on_cuda(name, demo_model_dir, tmp_path):
+    from llm_footprint.compression import compress
+    from llm_footprint.loading import load_for_inference
+    from llm_footprint.quality.perplexity import token_perplexity
+
+    out = tmp_path / name
+    variant = {**CUDA_METHODS[name],
+               **({"calibration": {**CALIBRATION, "split": "train", "text_field": "text",
+                                   "path": None, "dataset": None, "dataset_config": None,
+                                   "data_files": None}} if name == "awq" else {})}
+    summary = compress("smollm2-135m", name, variant, demo_model_dir, out, device="cuda",
+                       threads=2)
+    loaded = load_for_inference(out, "cuda")
+    assert all(p.device.type == "cuda" for p in loaded.model.parameters())
+    text = "The quick brown fox jumps over the lazy dog. " * 40
+    ppl = token_perplexity(loaded.model, loaded.tokenizer, text, 256)["token_perplexity"]
+    print(f"\n{name} on CUDA: {summary['size_on_disk_mb']:.1f} MB, quantized in "
+          f"{summary['wall_time_s']:.1f} s, kernels {loaded.details['kernels']}, "
+          f"token perplexity {ppl:.3f}")
+    assert loaded.details["kernels"] and ppl == ppl and ppl < float("inf")
+
+
 @pytest.mark.gpu
 @needs_cuda
 def test_full_model_in_bf16_on_cuda(demo_model_dir, tmp_path):

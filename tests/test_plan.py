@@ -41,7 +41,7 @@ def paper(tmp_path_factory):
     return _plan(_config("paper.yaml"), tmp_path_factory.mktemp("paper"))
 
 
-DEMO_VARIANTS = ["full", "gptq-4bit", "bnb-nf4", "sparsegpt-2of4", "ah-80"]
+DEMO_VARIANTS = ["full", "gptq-4bit", "rtn-4bit", "bnb-nf4", "sparsegpt-2of4", "ah-80"]
 
 
 def test_demo_plans_every_tuple_on_the_laptop(demo):
@@ -67,7 +67,8 @@ def test_demo_paths_are_those_of_earlier_runs(demo):
 
 def test_demo_targets(demo):
     targets = demo.all_targets()
-    assert targets[:5] == [f"results/checkpoints/smollm2-135m/{v}" for v in DEMO_VARIANTS]
+    n = len(DEMO_VARIANTS)
+    assert targets[:n] == [f"results/checkpoints/smollm2-135m/{v}" for v in DEMO_VARIANTS]
     for table in ("compression", "quality", "energy", "carbon", "tradeoff", "relative_change",
                   "feasibility"):
         assert f"results/tables/{table}.csv" in targets
@@ -76,7 +77,7 @@ def test_demo_targets(demo):
     assert "results/figures/quality_vs_energy.png" in targets
     # checkpoints, compression table, quality files and table, replays, the two scenarios'
     # folders and tables, the other tables, figures
-    assert len(targets) == len(set(targets)) == 5 + 1 + 5 + 1 + 5 + 2 * 5 + 2 + 5 + 14
+    assert len(targets) == len(set(targets)) == n + 1 + n + 1 + n + 2 * n + 2 + 5 + 14
 
 
 def test_demo_lists_the_companion_papers_figures(demo):
@@ -188,8 +189,11 @@ def test_paper_plans_the_papers_matrix(paper):
     basic = ("gpt2", "gpt2-large", "gpt2-xl", "distilgpt2", "opt-125m", "opt-1.3b")
     variants = {t.variant for t in paper.tuples}
     chains = {"ah90-8bit", "ah80-8bit", "ah90-4bit", "ah80-4bit"}
+    # the baselines and deployed formats beside the paper's matrix, as extra rows
+    extra = {"rtn-4bit", "gptq-4bit", "awq-4bit", "gguf-q4_k_m", "magnitude-2of4"}
     assert variants == {"full", "bnb-8bit", "bnb-4bit", "ah-90", "ah-80", "sparsegpt-2of4",
-                        *chains}
+                        *chains, *extra}
+    assert paper.method("rtn-4bit").name == "rtn" and not paper.method("rtn-4bit").needs_calibration
     for chain in chains:
         assert paper.compress_spec(chain)["chain"] == ["head_prune", "bnb"]
     # the two pruning thresholds are computed once per model, shared by 8 and 4 bits
@@ -197,7 +201,7 @@ def test_paper_plans_the_papers_matrix(paper):
     assert all(t.variant == "full" for t in paper.tuples if t.model.startswith("adv-"))
     assert not [t for t in paper.tuples if t.model.startswith("opt-") and "ah" in t.variant]
     gpt2_tuples = [t for t in paper.tuples if t.model in basic[:4]]
-    assert len(gpt2_tuples) == 4 * 10 * 2
+    assert len(gpt2_tuples) == 4 * (10 + len(extra)) * 2
     infeasible = set(paper.infeasible)
     assert ("adv-teacher-opt-13b", "full", "rtx-4070-ti") in infeasible
     assert all(t.setup == "rtx-4070-ti" for t in infeasible)
@@ -231,7 +235,8 @@ def test_selection_can_drop_a_model_entirely(tmp_path):
     config["study"]["include"] = [{"variant": "gptq-*"}]
     plan = _plan(config, tmp_path)
     assert [t.variant for t in plan.tuples] == ["gptq-4bit"]
-    assert {o.reason for o in plan.left_out} == {"excluded"} and len(plan.left_out) == 4
+    assert {o.reason for o in plan.left_out} == {"excluded"}
+    assert len(plan.left_out) == len(DEMO_VARIANTS) - 1
     assert "results/checkpoints/smollm2-135m/full" not in plan.all_targets()
 
 

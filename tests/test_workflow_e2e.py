@@ -19,8 +19,9 @@ from conftest import AVX2_ENV, small_demo_config, snakemake, write_config
 pytestmark = pytest.mark.e2e
 
 TABLE = "results/tables/compression.csv"
-# the demo's techniques: none, GPTQ 4-bit, bitsandbytes nf4, SparseGPT 2:4, head pruning
-VARIANTS = ("full", "gptq-4bit", "bnb-nf4", "sparsegpt-2of4", "ah-80")
+# the demo's techniques: none, GPTQ 4-bit and its baseline RTN 4-bit, bitsandbytes nf4,
+# SparseGPT 2:4, head pruning
+VARIANTS = ("full", "gptq-4bit", "rtn-4bit", "bnb-nf4", "sparsegpt-2of4", "ah-80")
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,32 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .schema import ConfigError
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """The least calibration a method's library or paper asks for."""
+
+    min_samples: int
+    min_mean_tokens: int
+    by: str  # who asks, e.g. "GPTQModel"
+
+
+# GPTQModel 7.6 warns below 256 texts of 256 tokens on average (looper/loop_processor.py)
+GPTQMODEL = Guidance(256, 256, "GPTQModel")
+# the SparseGPT paper calibrates on 128 segments of 2048 tokens
+SPARSEGPT_PAPER = Guidance(128, 2048, "the SparseGPT paper")
 
 
 def check_config(key: str, calibration: dict[str, Any]) -> None:
@@ -82,8 +101,10 @@ def tokenize(texts: list[str], tokenizer: Any, max_tokens: int) -> list[dict[str
     return examples
 
 
-def build(calibration: dict[str, Any], tokenizer: Any) -> tuple[list[dict[str, list[int]]], dict[str, Any]]:
-    """Calibration examples plus a record of what they were (for the compress summary)."""
+def build(calibration: dict[str, Any], tokenizer: Any, key: str = "calibration",
+          guidance: Guidance | None = None) -> tuple[list[dict[str, list[int]]], dict[str, Any]]:
+    """Calibration examples plus a record of what they were (for the compress summary); a
+    warning naming ``key`` when they are fewer or shorter than ``guidance`` asks for."""
     texts = sample_texts(candidate_texts(calibration), calibration["n_samples"],
                          calibration["min_chars"], calibration["seed"])
     examples = tokenize(texts, tokenizer, calibration["max_tokens"])
@@ -100,4 +121,17 @@ def build(calibration: dict[str, Any], tokenizer: Any) -> tuple[list[dict[str, l
         "seed": calibration["seed"],
         "token_ids_sha256": digest,
     }
+    log.info("calibration: %d texts, %d tokens (source %s)", record["n_samples"],
+             record["tokens_total"], record["source"])
+    if guidance is not None:
+        record.update(below_guidance_of=None, guidance_min_samples=guidance.min_samples,
+                      guidance_min_mean_tokens=guidance.min_mean_tokens)
+        if (record["n_samples"] < guidance.min_samples
+                or record["tokens_mean"] < guidance.min_mean_tokens):
+            record["below_guidance_of"] = guidance.by
+            log.warning("%s: %d texts of %.0f tokens on average (%d tokens) is less than %s asks "
+                        "for (at least %d texts of %d tokens); the method's quality may suffer: "
+                        "raise %s.n_samples or %s.max_tokens", key, record["n_samples"],
+                        record["tokens_mean"], record["tokens_total"], guidance.by,
+                        guidance.min_samples, guidance.min_mean_tokens, key, key)
     return examples, record

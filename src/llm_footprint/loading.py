@@ -56,7 +56,9 @@ def _assert_on_device(model: Any, device: str) -> None:
 
 
 def load_for_inference(checkpoint_dir: str | Path, device: str = "cpu",
-                       threads: int | None = None) -> LoadedModel:
+                       threads: int | None = None, dtype: str | None = None) -> LoadedModel:
+    """Load a checkpoint entirely onto ``device``; ``dtype`` None: the one its manifest
+    records (``auto`` resolved by compute_dtype), else that dtype."""
     import torch
 
     if threads:
@@ -70,7 +72,7 @@ def load_for_inference(checkpoint_dir: str | Path, device: str = "cpu",
         raise ValueError(f"{checkpoint_dir}: {error}") from None
     source = weights_dir(checkpoint_dir, manifest)
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
-    dtype = resolve_dtype(manifest.get("dtype", "auto"), device,
+    dtype = resolve_dtype(dtype or manifest.get("dtype", "auto"), device,
                           config.get("dtype") or config.get("torch_dtype"), manifest["method"],
                           manifest.get("variant", "?"))
     started = time.monotonic()

@@ -16,8 +16,9 @@ COMPRESSION_COLUMNS = [
     "model", "variant", "method", "chain", "bits", "group_size", "desc_act", "sym", "dtype",
     "size_on_disk_mb", "prepared_size_on_disk_mb", "compression_ratio", "parameter_count",
     "bits_per_weight", "sparsity",
-    "calibration_n_samples", "calibration_tokens", "mean_quant_loss", "wall_time_s", "device",
-    "compute_dtype", "cpu_capability",
+    "calibration_source", "calibration_n_samples", "calibration_tokens",
+    "calibration_below_guidance_of", "mean_quant_loss", "mean_weight_error", "wall_time_s",
+    "device", "compute_dtype", "cpu_capability",
 ]
 
 
@@ -34,8 +35,12 @@ def compression_rows(checkpoint_dirs: Iterable[str | Path]) -> list[dict]:
             "chain": " > ".join(summary["chain"]) if summary.get("chain") else None,
             "bits_per_weight": round(described.bits_per_weight, 4),
             "sparsity": round(described.sparsity, 6),
+            "calibration_source": (Path(calibration["path"]).name if calibration.get("path")
+                                   else calibration.get("dataset") or calibration.get("source")),
             "calibration_n_samples": calibration.get("n_samples"),
             "calibration_tokens": calibration.get("tokens_total"),
+            # who asks for more calibration than the variant had (GPTQModel, a paper), if any
+            "calibration_below_guidance_of": calibration.get("below_guidance_of"),
         })
     return rows
 

@@ -13,17 +13,22 @@ from typing import Any
 from ..prepare import known_model_config
 from ..schema import ConfigError
 from . import chains
+from .awq import AWQ
 from .base import CompressJob, Method
 from .bnb import BitsAndBytes
 from .checkpoint import MANIFEST_FILE, SUMMARY_FILE, Description, read_manifest
 from .distill import Distill
+from .gguf import GGUF
 from .gptq import GPTQ
 from .head_prune import HeadPrune
+from .magnitude import Magnitude
 from .none import NoCompression
+from .rtn import RTN
 from .sparsegpt import SparseGPT
 
 METHODS: dict[str, Method] = {m.name: m for m in (NoCompression(), GPTQ(), BitsAndBytes(),
-                                                  SparseGPT(), Distill(), HeadPrune())}
+                                                  SparseGPT(), Distill(), HeadPrune(), RTN(),
+                                                  Magnitude(), AWQ(), GGUF())}
 
 __all__ = ["METHODS", "MANIFEST_FILE", "SUMMARY_FILE", "CompressJob", "Description", "Method",
            "check_config", "compress", "describe", "method"]
@@ -62,6 +67,10 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"{key}.method", f"{spec['method']!r} is not a compression method "
                                                f"(methods: {', '.join(METHODS)})")
         METHODS[spec["method"]].check(key, spec)
+    for variant_id, spec in config["variants"].items():
+        for key, step in _keyed_steps(variant_id, spec):
+            for setup_id, setup in config.get("setups", {}).items():
+                METHODS[step["method"]].check_setup(key, step, f"setups.{setup_id}", setup)
     for model_id in config["models"]:
         model_config = known_model_config(config, model_id)
         if model_config is None:
@@ -69,7 +78,12 @@ def check_config(config: dict[str, Any]) -> None:
         for variant_id, spec in config["variants"].items():
             # every step is checked against the model as prepared (steps that change a model's
             # shape keep the widths these checks read, e.g. heads of unchanged size)
-            for index, step in enumerate(chains.steps_of(spec)):
-                key = (f"variants.{variant_id}.steps[{index}]" if spec["method"] == chains.CHAIN
-                       else f"variants.{variant_id}")
+            for key, step in _keyed_steps(variant_id, spec):
                 METHODS[step["method"]].check_model(key, step, model_id, model_config)
+
+
+def _keyed_steps(variant_id: str, spec: dict[str, Any]):
+    """(config key, step) for each step of a variant: the variant itself unless a chain."""
+    for index, step in enumerate(chains.steps_of(spec)):
+        yield (f"variants.{variant_id}.steps[{index}]" if spec["method"] == chains.CHAIN
+               else f"variants.{variant_id}"), step

@@ -64,6 +64,10 @@ class Method:
                     model_config: dict[str, Any]) -> None:
         """Checks against a model's config.json, when it can be read before compressing."""
 
+    def check_setup(self, key: str, variant: dict[str, Any], setup_key: str,
+                    setup: dict[str, Any]) -> None:
+        """Checks against a setup the variant runs on (its device), before anything runs."""
+
     def compress(self, job: CompressJob) -> dict[str, Any]:
         """Write the checkpoint folder (manifest and summary included); return the summary."""
         raise NotImplementedError

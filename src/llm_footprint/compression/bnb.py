@@ -115,7 +115,7 @@ class BitsAndBytes(Method):
     # unquantized checkpoints: quantized weights cannot be quantized again; a head-pruned
     # model is quantized in memory by bnb_pruned (its per-layer head counts are not something
     # transformers' bitsandbytes loading can rebuild)
-    can_follow = ("none", "sparsegpt", "distill", "head_prune")
+    can_follow = ("none", "sparsegpt", "magnitude", "distill", "head_prune")
     # round-to-nearest at load time: a model load plus a few seconds per billion parameters
     minutes = (3.0, 1.0)
 

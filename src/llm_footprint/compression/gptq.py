@@ -5,7 +5,6 @@ The checkpoint loads with GPTQModel and with transformers + optimum.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import shutil
@@ -13,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, calibration, checkpoint_info, compute_dtype
+from .. import calibration, checkpoint_info, compute_dtype
 from ..schema import ConfigError
-from . import checkpoint
+from . import checkpoint, gptqmodel_save
 from .base import CompressJob, Loaded, Method, device_string
 
 log = logging.getLogger(__name__)
@@ -23,20 +22,6 @@ log = logging.getLogger(__name__)
 
 class KernelBuildNeedsNetwork(RuntimeError):
     """A GPTQModel kernel's first build wanted to download sources on an offline node."""
-
-
-def cpu_workers_for(threads: int) -> int:
-    # GPTQModel's model loader pool asks for 2 CPU workers and fails when the parent pool has
-    # fewer ("Virtual pool 'model_loader:cpu' requests 2 workers but parent 'cpu' only has 1")
-    return max(2, int(threads))
-
-
-def _mean_quant_loss(quant_log: Path) -> float | None:
-    if not quant_log.is_file():
-        return None
-    with open(quant_log, encoding="utf-8") as handle:
-        losses = [float(row["loss"]) for row in csv.DictReader(handle) if row.get("loss")]
-    return sum(losses) / len(losses) if losses else None
 
 
 def _causes(error: BaseException):
@@ -84,88 +69,92 @@ class GPTQ(Method):
         if problem:
             raise ConfigError(f"{key}.group_size", f"model {model_id}: {problem}")
 
+    def check_setup(self, key: str, variant: dict[str, Any], setup_key: str,
+                    setup: dict[str, Any]) -> None:
+        # GPTQModel 7.6's CPU kernel (TorchFusedLinear, the only one that runs float32) sets
+        # every zero point to the symmetric midpoint when it repacks the weights: an asymmetric
+        # checkpoint loads without error and computes garbage (demo model: perplexity 1e8)
+        if setup.get("device") == "cpu" and not variant["sym"]:
+            raise ConfigError(f"{key}.sym", f"false (asymmetric) cannot run on {setup_key} "
+                                            f"(device cpu): GPTQModel's CPU kernel ignores zero "
+                                            f"points; use sym: true on CPU setups")
+
     def compress(self, job: CompressJob) -> dict[str, Any]:
         variant = job.variant
         # before loading anything: the failure would otherwise come at inference time
         self.check_model(job.key, variant, job.model_id,
                          checkpoint_info.read_model_config(job.prepared_dir))
-        os.environ["GPTQMODEL_CPU_WORKERS"] = str(cpu_workers_for(job.threads))
-        import torch
-
-        torch.set_num_threads(job.threads)
-        if job.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("setup device is cuda but no CUDA device is visible to this job")
-        from transformers import AutoTokenizer
-
+        gptqmodel_save.start(job)
         # never let GPTQModel auto-pick: it takes bfloat16 on every CPU, emulated on AVX2-only ones
         choice = compute_dtype.resolve(variant["dtype"], job.device, key=f"{job.key}.dtype",
                                        quantized=True)
-        tokenizer = AutoTokenizer.from_pretrained(job.prepared_dir)
-        if tokenizer.pad_token is None:
-            # without one GPTQModel rewrites the pad token to <unk> in the saved tokenizer files
-            tokenizer.pad_token = tokenizer.eos_token
-        examples, calibration_record = calibration.build(variant["calibration"], tokenizer)
-        log.info("calibration: %d texts, %d tokens (source %s)", calibration_record["n_samples"],
-                 calibration_record["tokens_total"], calibration_record["source"])
-        offload_dir = job.out_dir.parent / f".gptq-offload-{job.variant_id}"
+        tokenizer = gptqmodel_save.tokenizer_for(job.prepared_dir)
+        examples, record = (
+            calibration.build(variant["calibration"], tokenizer, f"{job.key}.calibration",
+                              calibration.GPTQMODEL)
+            if self.needs_calibration else (None, None))
+        offload_dir = job.out_dir.parent / f".{self.name}-offload-{job.variant_id}"
         try:
             summary = self._quantize_and_save(job, choice, tokenizer, examples, offload_dir,
-                                              calibration=calibration_record)
+                                              record)
         finally:
             shutil.rmtree(offload_dir, ignore_errors=True)
-        log.info("saved %s/%s: %.1f MB (%.2fx smaller) in %.0f s", job.model_id, job.variant_id,
-                 summary["size_on_disk_mb"], summary["compression_ratio"], summary["wall_time_s"])
+        log.info("%s: saved %s/%s: %.1f MB (%.2fx smaller) in %.0f s", self.name, job.model_id,
+                 job.variant_id, summary["size_on_disk_mb"], summary["compression_ratio"],
+                 summary["wall_time_s"])
         return summary
 
+    def quantize_config(self, variant: dict[str, Any], device: str, offload_dir: Path) -> Any:
+        """GPTQModel's config for this method; rtn overrides it."""
+        from gptqmodel import QuantizeConfig
+
+        return QuantizeConfig(
+            bits=variant["bits"], group_size=variant["group_size"], desc_act=variant["desc_act"],
+            sym=variant["sym"], damp_percent=variant["damp_percent"], device=device,
+            offload_to_disk_path=str(offload_dir))
+
+    def what(self, variant: dict[str, Any], record: dict[str, Any] | None) -> str:
+        return (f"GPTQ {variant['bits']}-bit, group size {variant['group_size']}, "
+                f"{'symmetric' if variant['sym'] else 'asymmetric'}, {record['n_samples']} "
+                f"calibration texts ({record['tokens_total']} tokens)")
+
     def _quantize_and_save(self, job: CompressJob, choice: Any, tokenizer: Any, examples: Any,
-                           offload_dir: Path, **extra: Any) -> dict[str, Any]:
-        from gptqmodel import GPTQModel, QuantizeConfig
+                           offload_dir: Path, record: dict[str, Any] | None) -> dict[str, Any]:
+        import torch
+        from gptqmodel import GPTQModel
 
         variant = job.variant
         started = time.monotonic()
-        quantize_config = QuantizeConfig(
-            bits=variant["bits"], group_size=variant["group_size"], desc_act=variant["desc_act"],
-            sym=variant["sym"], damp_percent=variant["damp_percent"], device=job.device,
-            offload_to_disk_path=str(offload_dir))
-        model = GPTQModel.load(str(job.prepared_dir), quantize_config,
+        model = GPTQModel.load(str(job.prepared_dir),
+                               self.quantize_config(variant, job.device, offload_dir),
                                dtype=compute_dtype.torch_dtype(choice.dtype))
-        log.info("quantizing %s to %d bits, group size %d on %s in %s (%s; CPU capability %s)",
-                 job.model_id, variant["bits"], variant["group_size"], job.device, choice.dtype,
-                 choice.reason, compute_dtype.cpu_report().capability)
-        import torch
-
+        log.info("%s: quantizing %s to %d bits, group size %d, sym %s on %s in %s (%s; CPU "
+                 "capability %s)", self.name, job.model_id, variant["bits"],
+                 variant["group_size"], variant["sym"], job.device, choice.dtype, choice.reason,
+                 compute_dtype.cpu_report().capability)
+        seed = record["seed"] if record else 0
         # GPTQ itself draws nothing at random; seeding makes any library randomness repeatable
-        torch.manual_seed(variant["calibration"]["seed"])
-        model.quantize(examples, batch_size=variant["batch_size"], tokenizer=tokenizer)
+        torch.manual_seed(seed)
+        model.quantize(examples, batch_size=variant.get("batch_size", 1), tokenizer=tokenizer)
         quantize_s = time.monotonic() - started
-        with atomic.staged_directory(job.out_dir) as staging:
-            model.save(str(staging))
-            tokenizer.save_pretrained(staging)
-            atomic.write_json(staging / checkpoint.MANIFEST_FILE, {
-                "method": self.name, "model": job.model_id, "variant": job.variant_id,
-                "weights_dir": ".", "dtype": variant["dtype"], "bits": variant["bits"],
-                "group_size": variant["group_size"], "kernel": variant["kernel"],
-            })
-            summary = checkpoint.summary(
-                job.model_id, job.variant_id, variant, checkpoint.read_prepared(job.prepared_dir),
-                checkpoint_info.size_on_disk_mb(staging), time.monotonic() - started, job.device,
-                quantize_time_s=round(quantize_s, 3),
-                compute_dtype=choice.dtype,
-                compute_dtype_reason=choice.reason,
-                **extra,
-                mean_quant_loss=_mean_quant_loss(staging / "quant_log.csv"),
-                threads=job.threads,
-                torch_threads=torch.get_num_threads(),
-                seed=variant["calibration"]["seed"],
-                gptqmodel_cpu_workers=int(os.environ["GPTQMODEL_CPU_WORKERS"]),
-            )
-            atomic.write_json(staging / checkpoint.SUMMARY_FILE, summary)
-        return summary
+        return gptqmodel_save.save(
+            job, self.name, model, tokenizer, {
+                "dtype": variant["dtype"], "bits": variant["bits"],
+                "group_size": variant["group_size"], "sym": variant["sym"],
+                "kernel": variant["kernel"]},
+            started,
+            quantize_time_s=round(quantize_s, 3),
+            compute_dtype=choice.dtype,
+            compute_dtype_reason=choice.reason,
+            calibration=record,
+            seed=seed,
+            what=self.what(variant, record))
 
     def load(self, source: Path, manifest: dict[str, Any], device: str, dtype: str,
              threads: int | None) -> Loaded:
         kernel = manifest.get("kernel", "auto")
-        os.environ.setdefault("GPTQMODEL_CPU_WORKERS", str(cpu_workers_for(threads or 2)))
+        os.environ.setdefault("GPTQMODEL_CPU_WORKERS",
+                              str(gptqmodel_save.cpu_workers_for(threads or 2)))
         from gptqmodel import GPTQModel
         from transformers import AutoTokenizer
 
@@ -182,8 +171,7 @@ class GPTQ(Method):
                     f"on NVIDIA GPUs; on Hopper GPUs `auto` picks gptq_machete, which fetches "
                     f"CUTLASS), or build the kernel once on a node with network access") from error
             raise
-        kernels = sorted({type(m).__name__ for m in wrapper.model.modules()
-                          if type(m).__module__.startswith("gptqmodel.nn_modules")})
+        kernels = gptqmodel_save.quantized_kernels(wrapper.model)
         return Loaded(wrapper.model, AutoTokenizer.from_pretrained(source), {
             "loader": "gptqmodel", "kernel_requested": kernel, "kernels": kernels})
 

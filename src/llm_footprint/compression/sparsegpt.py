@@ -139,6 +139,7 @@ class _Captured(Exception):
 
 class SparseGPT(Method):
     name = "sparsegpt"
+    title = "SparseGPT"
     needs_calibration = True
     heavy = True
     # plain transformers checkpoints (a head-pruned model's per-layer head counts do not load
@@ -180,11 +181,13 @@ class SparseGPT(Method):
         self.check_model(job.key, variant, job.model_id,
                          checkpoint_info.read_model_config(step.weights_dir))
         torch.set_num_threads(job.threads)
-        torch.manual_seed(variant["calibration"]["seed"])
+        seed = variant["calibration"]["seed"] if self.needs_calibration else 0
+        torch.manual_seed(seed)
         tokenizer = AutoTokenizer.from_pretrained(step.weights_dir)
-        examples, calibration_record = calibration.build(variant["calibration"], tokenizer)
-        log.info("calibration: %d texts, %d tokens (source %s)", calibration_record["n_samples"],
-                 calibration_record["tokens_total"], calibration_record["source"])
+        examples, calibration_record = (
+            calibration.build(variant["calibration"], tokenizer, f"{job.key}.calibration",
+                              calibration.SPARSEGPT_PAPER)
+            if self.needs_calibration else (None, None))
         stored_dtype = step.prepared.get("dtype") or "float32"
         model = AutoModelForCausalLM.from_pretrained(step.weights_dir, dtype=torch.float32,
                                                      device_map={"": "cpu"})
@@ -213,10 +216,11 @@ class SparseGPT(Method):
                 checkpoint_info.size_on_disk_mb(staging), time.monotonic() - started,
                 job.device, compute_dtype=choice.dtype, compute_dtype_reason=choice.reason,
                 pruning_dtype="float32", stored_dtype=stored_dtype,
-                threads=job.threads, seed=variant["calibration"]["seed"],
+                threads=job.threads, seed=seed,
                 prune_time_s=round(prune_s, 3), input_after_step=step.after,
                 structure=structure, target_sparsity=sparsity,
-                block_size=variant["block_size"], damp_percent=variant["damp_percent"],
+                block_size=variant.get("block_size"),
+                damp_percent=variant.get("damp_percent"),
                 calibration=calibration_record,
                 pruned_layers=len(pruned), pruned_elements=total, pruned_zeros=zeros,
                 measured_sparsity=round(zeros / total, 6),
@@ -225,7 +229,7 @@ class SparseGPT(Method):
                                     for k, r in layers_report.items()},
                 sparse_kernel=("none (dense on CPU)" if job.device == "cpu"
                                else "none (dense)"),
-                what=(f"SparseGPT {structure} pruning of {len(pruned)} linear layers "
+                what=(f"{self.title} {structure} pruning of {len(pruned)} linear layers "
                       f"(sparsity {zeros / total:.4f}); embeddings, norms and lm_head kept"))
             atomic.write_json(staging / checkpoint.SUMMARY_FILE, summary)
         log.info("saved %s/%s: %.1f MB, sparsity %.4f, in %.0f s", job.model_id,
