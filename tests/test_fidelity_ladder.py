@@ -72,7 +72,9 @@ def test_sparsegpt_beats_magnitude_pruning_at_equal_structure(demo_study_run, de
     variant = {"method": "magnitude", "structure": "2:4", "sparsity": None, "dtype": "auto"}
     summary = compression.compress(MODEL, "magnitude-2of4", variant, demo_model_dir, out,
                                    threads=2)
-    assert summary["calibration"] is None and summary["measured_sparsity"] == pytest.approx(0.5)
+    # exactly 2 of 4 zeroed; a group may hold a third zero the model already had
+    assert summary["calibration"] is None
+    assert summary["measured_sparsity"] == pytest.approx(0.5, abs=1e-4)
     sparse_summary = _summary(workdir, "sparsegpt-2of4")
     assert sorted(summary["sparsity_per_layer"]) == sorted(sparse_summary["sparsity_per_layer"])
     assert compression.describe(out).sparsity == pytest.approx(
