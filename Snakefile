@@ -13,11 +13,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
+
+
+# The front page: the study's summary, recommendation and footprint once the front_page rule
+# has written them from the tables (a report made before that shows the introduction alone).
+report: PLAN.report_front_page(workflow.basedir)
 
 
 # energy_exclusive keeps measurements apart on one machine; it must not throttle cluster
@@ -51,6 +52,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         PLAN.all_targets(),
-    default_target: True

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import yaml  # noqa: E402
-from demo_model import demo_model_dir  # noqa: E402
 
+from demo_model import demo_model_dir  # noqa: E402
 from llm_footprint import compression  # noqa: E402
 from llm_footprint.quality.evaluate import evaluate_checkpoint  # noqa: E402
 from llm_footprint.study import load_study  # noqa: E402

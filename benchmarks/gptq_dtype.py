@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import yaml  # noqa: E402
-from demo_model import demo_model_dir  # noqa: E402
 
+from demo_model import demo_model_dir  # noqa: E402
 from llm_footprint import compute_dtype  # noqa: E402
 from llm_footprint.compress import compress  # noqa: E402
 from llm_footprint.study import load_study  # noqa: E402

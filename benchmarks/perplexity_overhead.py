@@ -21,7 +21,6 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from demo_model import load_demo_model  # noqa: E402
-
 from llm_footprint.quality.perplexity import token_perplexity  # noqa: E402
 
 TEXT = REPO / "data" / "demo" / "quality" / "wikitext_style.txt"

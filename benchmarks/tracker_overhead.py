@@ -21,7 +21,6 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from demo_model import load_demo_model  # noqa: E402
-
 from llm_footprint.energy.schedule import dailydialog_file_dialogues, detokenize  # noqa: E402
 from llm_footprint.energy.tracker import CheckedTracker  # noqa: E402
 

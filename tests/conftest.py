@@ -6,9 +6,9 @@ import copy
 import json
 import math
 import os
-import time
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest

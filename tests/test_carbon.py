@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SCHEMA, demo_config
 
+from conftest import SCHEMA, demo_config
 from llm_footprint import carbon
 from llm_footprint.schema import ConfigError
 from llm_footprint.study import load_study

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 import yaml
-from conftest import SCHEMA, demo_config
 
+from conftest import SCHEMA, demo_config
 from llm_footprint import compression
 from llm_footprint.compression import checkpoint, gptq
 from llm_footprint.compression.base import Method

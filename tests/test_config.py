@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint.schema import ConfigError
 from llm_footprint.study import load_study
 

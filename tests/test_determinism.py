@@ -11,10 +11,9 @@ import hashlib
 
 import pytest
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint.compression import compress
 from llm_footprint.study import load_study
-
-from conftest import REPO, SCHEMA, demo_config
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, SCHEMA, demo_config
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint.energy.scenarios.saturated import knee
 from llm_footprint.energy.scenarios.workloads import new_token_count
 from llm_footprint.energy.summary import MeasurementError

@@ -13,8 +13,8 @@ import json
 import logging
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config, tiny_gpt2
 
+from conftest import REPO, SCHEMA, demo_config, tiny_gpt2
 from llm_footprint import calibration, compression
 from llm_footprint.compression import magnitude
 from llm_footprint.loading import load_for_inference

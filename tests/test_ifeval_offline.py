@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import REPO
 
 DEMO_IFEVAL = REPO / "data" / "demo" / "quality" / "ifeval_style.jsonl"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import REPO, snakemake
 
+from conftest import REPO, snakemake
 from llm_footprint import imports
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint import compression, compute_dtype, feasibility
 from llm_footprint.compression import awq, gguf, gptq
 from llm_footprint.loading import load_for_inference

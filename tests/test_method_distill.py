@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint import compression
 from llm_footprint.compression import checkpoint, distill
 from llm_footprint.schema import ConfigError

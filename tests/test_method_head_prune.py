@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config, tiny_gpt2
 
+from conftest import REPO, SCHEMA, demo_config, tiny_gpt2
 from llm_footprint import compression
 from llm_footprint.compression import head_prune
 from llm_footprint.compression.head_prune import plan_layer, removed_parameters

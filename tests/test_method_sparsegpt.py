@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import REPO, SCHEMA, demo_config
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint import compression
 from llm_footprint.compression import sparsegpt
 from llm_footprint.loading import load_for_inference

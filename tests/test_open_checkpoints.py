@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AVX2_ENV, REPO, SCHEMA, demo_config, tiny_gpt2
 from test_method_head_prune import SMALL_CALIBRATION, _file_shapes
 from test_method_head_prune import _variant as head_prune_variant
 
 import llm_footprint
+from conftest import AVX2_ENV, REPO, SCHEMA, demo_config, tiny_gpt2
 from llm_footprint import compression
 from llm_footprint.dense_export import NotExportable
 from llm_footprint.open_checkpoint import NotACheckpoint

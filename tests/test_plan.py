@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import REPO, SCHEMA, demo_config
 
+from conftest import REPO, SCHEMA, demo_config
 from llm_footprint import cluster
 from llm_footprint.plan import Paths, Plan, Tuple, selection_problem
 from llm_footprint.schema import ConfigError
@@ -76,8 +76,10 @@ def test_demo_targets(demo):
     assert "results/figures/carbon_bubbles_smollm2-135m.svg" in targets
     assert "results/figures/quality_vs_energy.png" in targets
     # checkpoints, compression table, quality files and table, replays, the two scenarios'
-    # folders and tables, the other tables, figures
-    assert len(targets) == len(set(targets)) == n + 1 + n + 1 + n + 2 * n + 2 + 5 + 14
+    # folders and tables, the other tables (summary, recommendation and study footprint
+    # among them), figures, the report's front page
+    assert len(targets) == len(set(targets)) == n + 1 + n + 1 + n + 2 * n + 2 + 8 + 14 + 1
+    assert "results/report/front_page.rst" in targets
 
 
 def test_demo_lists_the_companion_papers_figures(demo):

@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+
 from conftest import REPO, snakemake
 
 pytestmark = pytest.mark.e2e

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SCHEMA, demo_config
 
+from conftest import SCHEMA, demo_config
 from llm_footprint.quality import local_data
 from llm_footprint.quality.evaluate import limit_value, tidy_rows
 from llm_footprint.quality.perplexity import plan_windows

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (AVX2_ENV, SLURM_VARIANTS, REPO, served_schedule, small_demo_config,
-                      write_config)
+
+from conftest import AVX2_ENV, REPO, SLURM_VARIANTS, served_schedule, small_demo_config, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 

@@ -14,6 +14,7 @@ import shutil
 
 import pytest
 import yaml
+
 from conftest import AVX2_ENV, small_demo_config, snakemake, write_config
 
 pytestmark = pytest.mark.e2e

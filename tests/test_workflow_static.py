@@ -6,8 +6,8 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO, SCHEMA, demo_config, snakemake, write_config
 
+from conftest import REPO, SCHEMA, demo_config, snakemake, write_config
 from llm_footprint.plan import Plan
 
 SHIPPED_CONFIGS = [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import logging
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path

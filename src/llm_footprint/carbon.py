@@ -10,8 +10,8 @@ carbon is amortised over the run's duration and reported separately.
 from __future__ import annotations
 
 import csv
-import difflib
 import datetime as dt
+import difflib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass

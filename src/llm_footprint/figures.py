@@ -17,11 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import atomic
+from .figure_layout import drop_corner_ticks, place_point_labels, spans_decades
 from .tables import change_column, quality_change_column
 
 COMPONENT_COLOURS = {"CPU": "#4C72B0", "GPU": "#55A868", "RAM": "#C44E52"}
@@ -78,9 +80,38 @@ def configuration(row: dict[str, str]) -> str:
     return f"{row['variant']}\n@ {row['setup']}"
 
 
-def carbon_bubbles(carbon_csv: str | Path, model: str, png: str | Path, svg: str | Path) -> None:
+UNITS_OF_WORK = {
+    "output_tokens": ("gco2e_per_1000_output_tokens_", "per 1,000 output tokens of the replay"),
+    "fixed_workload_run": ("gco2e_per_fixed_workload_run_", "per run of the fixed workload"),
+    "replay_window": (None, "per replay window"),
+}
+
+
+def bubble_rows(carbon_csv: str | Path, summary_csv: str | Path | None, model: str,
+                unit_of_work: str) -> list[dict[str, Any]]:
+    """(variant, setup, country, grams, intensity) of one model in the chosen unit of work:
+    per replay window from the carbon table, per output token or fixed-workload run from the
+    summary (the same intensities and PUE)."""
+    carbon = [r for r in read_rows(carbon_csv) if r["model"] == model]
+    prefix, _ = UNITS_OF_WORK[unit_of_work]
+    if prefix is None:
+        return [{**r, "grams": float(r["operational_gco2e"])} for r in carbon]
+    summary = {(r["variant"], r["setup"]): r for r in read_rows(summary_csv)
+               if r["model"] == model}
+    rows = []
+    for row in carbon:
+        grams = _num((summary.get((row["variant"], row["setup"])) or {}).get(
+            f"{prefix}{row['country']}"))
+        if grams is not None:
+            rows.append({**row, "grams": grams})
+    return rows
+
+
+def carbon_bubbles(carbon_csv: str | Path, model: str, png: str | Path, svg: str | Path,
+                   summary_csv: str | Path | None = None,
+                   unit_of_work: str = "replay_window") -> None:
     plt = _pyplot()
-    rows = [r for r in read_rows(carbon_csv) if r["model"] == model]
+    rows = bubble_rows(carbon_csv, summary_csv, model, unit_of_work)
     configs = list(dict.fromkeys(configuration(r) for r in rows))
     countries = list(dict.fromkeys(r["country"] for r in rows))
     fig, ax = plt.subplots(figsize=(1.9 * max(3, len(configs)) + 1.5, 0.9 * max(3, len(countries)) + 1.5))
@@ -89,14 +120,13 @@ def carbon_bubbles(carbon_csv: str | Path, model: str, png: str | Path, svg: str
                 ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
     else:
-        largest = max(float(r["operational_gco2e"]) for r in rows) or 1.0
+        largest = max(r["grams"] for r in rows) or 1.0
         for row in rows:
             x = configs.index(configuration(row))
             y = countries.index(row["country"])
-            grams = float(row["operational_gco2e"])
-            ax.scatter(x, y, s=3000 * grams / largest + 20, alpha=0.55, color="#DD8452",
+            ax.scatter(x, y, s=3000 * row["grams"] / largest + 20, alpha=0.55, color="#DD8452",
                        edgecolors="#8C4A1E")
-            ax.annotate(format_grams(grams), (x, y), ha="center", va="center", fontsize=9)
+            ax.annotate(format_grams(row["grams"]), (x, y), ha="center", va="center", fontsize=9)
         ax.set_xticks(range(len(configs)), configs)
         ax.set_yticks(range(len(countries)),
                       [f"{c}\n{_intensity_label(rows, c)}" for c in countries])
@@ -105,7 +135,8 @@ def carbon_bubbles(carbon_csv: str | Path, model: str, png: str | Path, svg: str
         ax.set_xlabel("variant @ setup")
         ax.set_ylabel("grid (intensity, g CO2e/kWh)")
         ax.grid(alpha=0.2)
-    ax.set_title(f"{model}: operational emissions per replay window (bubble area ~ g CO2e)")
+    ax.set_title(f"{model}: operational emissions {UNITS_OF_WORK[unit_of_work][1]}\n"
+                 f"(bubble area ~ g CO2e)")
     save(fig, png, svg)
     plt.close(fig)
 
@@ -160,13 +191,13 @@ def energy_components(energy_csv: str | Path, png: str | Path, svg: str | Path) 
         text = f"{total:.3g} Wh" + (f" ± {half * 1000:.2g}" if half is not None else "")
         ax.text(101, index, text, va="center", fontsize=8)
     ax.set_xlim(0, 125)
-    ax.set_xlabel("share of hardware energy (%); total at the right (± 95 % interval, n >= 2)")
-    ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Hardware energy by component (CPU + GPU + corrected RAM)")
     note = estimate_note(rows)
-    if note:
-        fig.text(0.01, 0.005, note, fontsize=7, ha="left", va="bottom")
+    ax.set_xlabel("share of hardware energy (%); total at the right (± 95 % interval, n >= 2)"
+                  + ("\n" + "\n".join(textwrap.wrap(note, 90)) if note else ""))
+    ax.invert_yaxis()
+    # above the bars, beside the title's line, so that it covers no bar or value
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=3, fontsize=8, frameon=False)
+    ax.set_title("Hardware energy by component (CPU + GPU + corrected RAM)", loc="right")
     save(fig, png, svg)
     plt.close(fig)
 
@@ -201,13 +232,21 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
             continue
         higher_is_better = match.get("higher_is_better", "True") != "False"
         points.append((energy, float(match["value"])))
-        labels.append(f"{row['model']}/{row['variant']}@{row['setup']}")
+        labels.append((row["model"], row["variant"], row["setup"]))
         # 95 % intervals: the energy's over the repeats, the metric's from its standard error
         x_errors.append(_num(row.get(f"{energy_figure}_ci95_half_width")) or 0.0)
         stderr = _num(match.get("stderr"))
         y_errors.append(1.96 * stderr if stderr else 0.0)
         estimated_rows.append(row)
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    keys = labels
+    labels = short_labels(keys)
+    # what the short labels leave out, said once in the title
+    shared = " @ ".join(dict.fromkeys(
+        [*({k[0] for k in keys} if len({k[0] for k in keys}) == 1 else ()),
+         *({k[2] for k in keys} if len({k[2] for k in keys}) == 1 else ())]))
+    title = (f"{shared}: quality" if shared else "Quality") + \
+        " against inference energy (bars: 95 % intervals)"
+    fig, ax = plt.subplots(figsize=(8.5, 6))
     if not points:
         ax.text(0.5, 0.5, f"no tuple has both {energy_figure} and {task}/{metric}",
                 ha="center", va="center", transform=ax.transAxes)
@@ -217,22 +256,52 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
         ax.errorbar([p[0] for p in points], [p[1] for p in points], xerr=x_errors,
                     yerr=y_errors, fmt="o", color="#4C72B0", ecolor="#8DA0CB", capsize=3,
                     zorder=3)
-        for (x, y), label in zip(points, labels):
-            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--",
                 color="#C44E52", label="Pareto front", zorder=2)
-        ax.set_xlabel(_axis_label(energy_figure))
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
         better = "higher is better" if higher_is_better else "lower is better"
-        ax.set_ylabel(f"{task} {metric} ({better})")
-        ax.legend(fontsize=8)
+        logs = []
+        # one variant far off (a 2:4-pruned model's perplexity) must not flatten the others
+        for axis, values in (("x", [p[0] for p in points]), ("y", [p[1] for p in points])):
+            if spans_decades(values):
+                (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+                logs.append(axis)
+        note = (estimate_note(estimated_rows) or "").replace(": hatched", "")
+        # wrapped to the axes' width, so that it reaches under no tick label
+        ax.set_xlabel(_axis_label(energy_figure) + (", log scale" if "x" in logs else "")
+                      + ("\n" + "\n".join(textwrap.wrap(note, 80)) if note else ""))
+        ax.set_ylabel(f"{task} {metric} ({better})" + (", log scale" if "y" in logs else ""))
+        _plain_ticks(ax, logs)
+        ax.margins(x=0.25, y=0.2)
+        ax.legend(fontsize=8, loc="best")
         ax.grid(alpha=0.3)
-    ax.set_title("Quality against inference energy (bars: 95 % intervals)")
-    note = estimate_note(estimated_rows)
-    if note:
-        fig.text(0.01, 0.005, note.replace(": hatched", ""), fontsize=7, ha="left", va="bottom")
+        ax.set_title(title)
+        drop_corner_ticks(ax)
+        place_point_labels(ax, points, labels)
+    if not points:
+        ax.set_title(title)
     save(fig, png, svg)
     plt.close(fig)
+
+
+def short_labels(keys: Sequence[tuple[str, str, str]]) -> list[str]:
+    """(model, variant, setup) as labels naming only what differs: the variant alone in a
+    one-model, one-setup study; model and setup joined where the study has several."""
+    several_models = len({k[0] for k in keys}) > 1
+    several_setups = len({k[2] for k in keys}) > 1
+    return [(f"{model}/" if several_models else "") + variant
+            + (f"@{setup}" if several_setups else "") for model, variant, setup in keys]
+
+
+def _plain_ticks(ax: Any, logs: Sequence[str] = ()) -> None:
+    """Tick labels as plain numbers (no '1e-5' offset above the axis): the unit is in the
+    label, the value at the tick."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    formatter = FuncFormatter(lambda value, _position: f"{value:.3g}")
+    for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+        axis.set_major_formatter(formatter)
+        if name in logs:
+            axis.set_minor_formatter(NullFormatter())
 
 
 def _axis_label(figure: str) -> str:
@@ -308,9 +377,10 @@ def _bar_label(row: dict[str, str], model: str, several_setups: bool) -> str:
     return f"{label}\n@ {row['setup']}" if several_setups else label
 
 
-def _annotate_bars(ax: Any, bars: Any, values: Sequence[float | None]) -> None:
-    for bar, value in zip(bars, values):
-        text = "n/a" if value is None else f"{value:+.1f} %"
+def _annotate_bars(ax: Any, bars: Any, values: Sequence[float | None],
+                   marks: Sequence[str] | None = None) -> None:
+    for index, (bar, value) in enumerate(zip(bars, values)):
+        text = "n/a" if value is None else f"{value:+.1f} %" + (marks[index] if marks else "")
         height = 0.0 if value is None else value
         ax.annotate(text, (bar.get_x() + bar.get_width() / 2, height),
                     textcoords="offset points", xytext=(0, 3 if height >= 0 else -3),
@@ -326,9 +396,32 @@ def _pad_around_zero(ax: Any, values: Sequence[float | None]) -> None:
     ax.set_ylim(low - 0.15 * span, high + 0.15 * span)
 
 
+# the summary's change column of the energy per unit of work, and the panel's title
+ENERGY_PER_UNIT = {
+    "output_tokens": ("replay_energy_per_output_token", "energy per output token (replay)"),
+    "fixed_workload_run": ("fixed_workload_energy_per_run", "energy per fixed-workload run"),
+}
+
+
+def _energy_per_unit(rows: list[dict[str, str]], summary_csv: str | Path | None,
+                     unit_of_work: str) -> tuple[str, str] | None:
+    """Put the summary's change of energy per unit of work (and its significance) into each
+    row; its (column, title), or None for the window figure of relative_change.csv."""
+    if unit_of_work not in ENERGY_PER_UNIT or not summary_csv:
+        return None
+    stem, title = ENERGY_PER_UNIT[unit_of_work]
+    summary = {(r["model"], r["variant"], r["setup"]): r for r in read_rows(summary_csv)}
+    for row in rows:
+        entry = summary.get((row["model"], row["variant"], row["setup"])) or {}
+        row["energy_per_unit_change_pct"] = entry.get(f"{stem}_change_pct", "")
+        row["energy_per_unit_significant"] = entry.get(f"{stem}_significant", "")
+    return "energy_per_unit_change_pct", title
+
+
 def paper_change(relative_change_csv: str | Path, model: str, quality_metric: dict[str, str],
                  time_figure: str, energy_figure: str, png: str | Path, svg: str | Path,
-                 energy_note: str | None = None) -> None:
+                 energy_note: str | None = None, summary_csv: str | Path | None = None,
+                 unit_of_work: str = "replay_window") -> None:
     """The paper's Figures 2-4 for one model: the change (%) of quality, runtime and energy of
     each variant against its baseline, read from relative_change.csv. A distilled model whose
     teacher is ``model`` appears beside ``model``'s variants. Variants without an energy
@@ -344,6 +437,9 @@ def paper_change(relative_change_csv: str | Path, model: str, quality_metric: di
         (change_column(time_figure), _axis_label(time_figure).split(" (")[0]),
         (change_column(energy_figure), _axis_label(energy_figure).split(" (")[0]),
     )
+    per_unit = _energy_per_unit(rows, summary_csv, unit_of_work)
+    if per_unit:
+        panels = (*panels[:2], per_unit)
     missing_energy = {i for i, r in enumerate(rows) if _num(r.get(panels[2][0])) is None}
     labels = [_bar_label(r, model, several_setups) + (" †" if i in missing_energy else "")
               + (" *" if energy_note and i not in missing_energy else "")
@@ -360,10 +456,12 @@ def paper_change(relative_change_csv: str | Path, model: str, quality_metric: di
             values = [_num(r.get(column)) for r in rows]
             bars = ax.bar(range(len(rows)), [v or 0.0 for v in values],
                           color=[colour if v is not None else NO_DATA_COLOUR for v in values])
-            _annotate_bars(ax, bars, values)
+            marks = ([" ‡" if r.get("energy_per_unit_significant") == "yes" else ""
+                      for r in rows] if per_unit and column == per_unit[0] else None)
+            _annotate_bars(ax, bars, values, marks)
             ax.axhline(0, color="black", linewidth=0.8)
             ax.set_xticks(range(len(rows)), labels, rotation=30, ha="right", fontsize=8)
-            ax.set_ylabel(f"{name}: change vs baseline (%)")
+            ax.set_ylabel("change vs baseline (%)")  # the panel's title names the figure
             ax.set_title(name)
             ax.grid(axis="y", alpha=0.3)
             _pad_around_zero(ax, values)
@@ -372,6 +470,9 @@ def paper_change(relative_change_csv: str | Path, model: str, quality_metric: di
         notes.append("† no energy change: baseline not measured on this setup, or no data")
     if energy_note:
         notes.append(f"* energy estimated: {energy_note}")
+    if per_unit:
+        notes.append("energy changes marked ‡ differ from the baseline's at 95 % (Welch's t on "
+                     "the repeats)")
     baselines = sorted({f"{r['baseline_model']} / {r['baseline_variant']}" for r in rows})
     if baselines:
         notes.insert(0, f"baseline: {', '.join(baselines)}; (variant - baseline) / baseline")
@@ -384,8 +485,10 @@ def paper_change(relative_change_csv: str | Path, model: str, quality_metric: di
 
 
 def opt_weight_sets(rows: list[dict[str, str]]) -> list[str]:
-    """Weight sets of a trade-off table, from its ``opt_<set>`` columns."""
-    return [c.removeprefix("opt_") for c in (rows[0] if rows else {}) if c.startswith("opt_")]
+    """Weight sets of a trade-off table, from its ``opt_<set>`` columns (not their intervals,
+    ``opt_<set>_ci95_half_width``)."""
+    return [c.removeprefix("opt_") for c in (rows[0] if rows else {})
+            if c.startswith("opt_") and not c.endswith("_ci95_half_width")]
 
 
 def _missing_score_reason(row: dict[str, str]) -> str:
@@ -434,8 +537,10 @@ def opt_scores(tradeoff_csv: str | Path, png: str | Path, svg: str | Path) -> No
                 xs.append(m - 0.4 + width * (k + 0.5))
                 heights.append(value)
                 present.append(row)
+            errors = [_num(row.get(f"opt_{name}_ci95_half_width")) or 0.0 for row in present]
             bars = ax.bar(xs, [h or 0.0 for h in heights], width=width * 0.95,
-                          color=colours(k % 10), label=key if ax is axes[0] else None)
+                          color=colours(k % 10), label=key if ax is axes[0] else None,
+                          yerr=errors, capsize=2, error_kw={"elinewidth": 0.8})
             for bar, value, row in zip(bars, heights, present):
                 if value is None:
                     ax.annotate("n/a", (bar.get_x() + bar.get_width() / 2, 0),
@@ -444,8 +549,9 @@ def opt_scores(tradeoff_csv: str | Path, png: str | Path, svg: str | Path) -> No
                     note = f"{row['model']} / {key}: {_missing_score_reason(row)}"
                     if note not in notes:
                         notes.append(note)
-                else:
-                    ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value),
+                else:  # above the error bar
+                    top = value + (_num(row.get(f"opt_{name}_ci95_half_width")) or 0.0)
+                    ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, top),
                                 textcoords="offset points", xytext=(0, 2), ha="center",
                                 fontsize=7)
         ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
@@ -458,7 +564,8 @@ def opt_scores(tradeoff_csv: str | Path, png: str | Path, svg: str | Path) -> No
         axes[0].legend(fontsize=8, title="variant", loc="upper left", bbox_to_anchor=(1.01, 1))
     if notes:
         fig.text(0.01, -0.01, "n/a: " + "\n".join(notes), ha="left", va="top", fontsize=8)
-    fig.suptitle("Trade-off score opt = Pc (alpha Tc + beta Ec) by weight set (baseline = 1)")
-    fig.tight_layout()
+    fig.suptitle("Trade-off score opt = Pc (alpha Tc + beta Ec) by weight set (baseline = 1; "
+                 "bars: 95 % intervals)")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))  # the title above the first panel's, not on it
     save(fig, png, svg)
     plt.close(fig)

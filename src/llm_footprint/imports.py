@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
-from .tables import add_baseline_columns
 from .schema import ConfigError
+from .tables import add_baseline_columns
 
 ENERGY_REQUIRED = ("model", "variant", "setup", "cpu_energy_kwh", "gpu_energy_kwh",
                    "ram_energy_kwh")

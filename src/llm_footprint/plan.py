@@ -112,6 +112,10 @@ class Paths:
     def schedule(self) -> str:
         return f"{self.results}/energy/schedule.json"
 
+    def footprint(self, rule: str, *wildcards: str) -> str:
+        """A heavy job's own footprint record (llm_footprint.job_footprint)."""
+        return "/".join((self.results, "footprint", rule, *wildcards)) + ".json"
+
     def table(self, name: str) -> str:
         return f"{self.results}/tables/{name}.csv"
 
@@ -327,8 +331,79 @@ class Plan:
     def report_targets(self) -> list[str]:
         if not self.energy_enabled:
             return [self.paths.table("feasibility")]
-        tables = ("energy", "carbon", "tradeoff", "relative_change", "feasibility")
-        return [*(self.paths.table(name) for name in tables), *self.figure_files()]
+        tables = ("energy", "carbon", "tradeoff", "relative_change", "feasibility", "summary",
+                  "recommendation", *(() if self.imported else ("study_footprint",)))
+        return [*(self.paths.table(name) for name in tables), *self.figure_files(),
+                self.front_page]
+
+    @property
+    def front_page(self) -> str:
+        """The report's front page, written from the study's tables (workflow/report/)."""
+        return f"{self.paths.results}/report/front_page.rst"
+
+    @property
+    def footprint_params(self) -> dict[str, Any]:
+        """The heavy jobs' own tracker: the footprint section with energy.tracker's country,
+        mode and forced powers."""
+        tracker = self.config["energy"]["tracker"]
+        return canonical({**self.config["footprint"], "tracker": tracker,
+                          "ram_correction_factor": tracker["ram_correction_factor"]})
+
+    def footprint_records(self) -> list[str]:
+        """Every heavy job's footprint record."""
+        if self.imported:
+            return []
+        records = [self.paths.footprint("prepare_model", m) for m in self.models]
+        records += [self.paths.footprint("compress", m, v) for m, v in self.checkpoints]
+        records += [self.paths.footprint("compress_step", m, step)
+                    for m, step in self._steps_needed()]
+        records += [self.paths.footprint("evaluate", m, v) for m, v in self.evaluated]
+        return records
+
+    @property
+    def compression_records(self) -> list[list[Any]]:
+        """[model, variant, footprint records] of every compressed checkpoint: its chain's
+        steps and its own compress job (their energies sum to what the variant cost)."""
+        if self.imported:
+            return []
+        entries = []
+        for model, variant in self.checkpoints:
+            steps = chains.steps_of(self.study.variant(variant))
+            records = [self.paths.footprint("compress_step", model, chains.prefix_key(steps[:end]))
+                       for end in range(1, len(steps))]
+            entries.append([model, variant,
+                            [*records, self.paths.footprint("compress", model, variant)]])
+        return entries
+
+    @property
+    def gpus_per_setup(self) -> dict[str, int]:
+        return {setup: int(self.slurm(setup)["gpu"] or 0) for setup in self.config["setups"]}
+
+    def report_front_page(self, basedir: str | Path) -> str:
+        """The report directive's page: the generated front page when it exists (absolute,
+        since Snakemake resolves the directive against the Snakefile's folder), else the
+        static introduction."""
+        page = Path(self.front_page)
+        if self.energy_enabled and page.is_file():
+            return str(page.resolve())
+        return "workflow/report/workflow.rst"
+
+    def summary_inputs(self, wildcards: Any = None) -> dict[str, Any]:
+        """Every table the study summary reads, and the replay folders (their requests)."""
+        inputs: dict[str, Any] = {
+            "energy": self.paths.table("energy"), "carbon": self.paths.table("carbon"),
+            "tradeoff": self.paths.table("tradeoff"), "quality": self.quality_table(),
+            "scenarios": self.scenario_tables(), "replays": self.energy_dirs(),
+            "footprints": self.footprint_records(),
+        }
+        if not self.imported:
+            inputs["compression"] = self.paths.table("compression")
+        return inputs
+
+    @property
+    def replay_dirs(self) -> list[list[str]]:
+        """[model, variant, setup, folder] of every replay, for the summary's pooled latency."""
+        return [[*t, self.paths.energy(*t)] for t in self.measured] if not self.imported else []
 
     def all_targets(self) -> list[str]:
         # per-job outputs are listed themselves, not only through the tables: Snakemake does
@@ -446,8 +521,12 @@ class Plan:
     @property
     def report_energy_figure(self) -> str:
         """The energy axis of the quality-vs-energy figure: report.energy_figure, else the
-        trade-off's (total or dynamic energy, per tuple or per output token)."""
-        return self.config["report"]["energy_figure"] or self.config["tradeoff"]["energy_figure"]
+        hardware energy per output token (imported measurements: the trade-off's figure)."""
+        if self.config["report"]["energy_figure"]:
+            return self.config["report"]["energy_figure"]
+        # per unit of work: a replay window is mostly idle and hides the differences
+        return (self.config["tradeoff"]["energy_figure"] if self.imported
+                else "hardware_energy_per_output_token_j")
 
     @property
     def report_quality_metric(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import carbon, checkpoint_info, compression, imports, prepare, tradeoff
+from . import carbon, checkpoint_info, compression, imports, prepare, recommend, tradeoff
 from .compression.chains import variant_steps
 from .energy import schedule
 from .quality import task_sets
@@ -108,6 +108,7 @@ STAGE_CHECKS: list[Callable[[dict[str, Any]], None]] = [
     schedule.check_config,
     carbon.check_config,
     tradeoff.check_config,
+    recommend.check_config,
 ]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SCHEMA, demo_config, snakemake, write_config
 
+from conftest import SCHEMA, demo_config, snakemake, write_config
 from llm_footprint import prepare
 from llm_footprint.schema import ConfigError
 from llm_footprint.study import load_study

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, demo_config, small_demo_config, snakemake, write_config
 
 pytestmark = pytest.mark.e2e

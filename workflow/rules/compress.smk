@@ -8,16 +8,18 @@ rule compress:
         unpack(compress_input),
     output:
         checkpoint=directory(PLAN.paths.checkpoint()),
-    params:
-        variant=compress_spec,
-        device=PLAN.default_device,
-    threads: PLAN.threads_of("compress")
-    resources:
-        **PLAN.resources("compress"),
+        footprint=PLAN.paths.footprint("compress", "{model}", "{variant}"),
     log:
         PLAN.paths.log("compress", "{model}", "{variant}"),
     conda:
         "../../envs/quantize.yaml"
+    threads: PLAN.threads_of("compress")
+    resources:
+        **PLAN.resources("compress"),
+    params:
+        variant=compress_spec,
+        device=PLAN.default_device,
+        footprint=PLAN.footprint_params,
     script:
         "../scripts/compress.py"
 
@@ -29,16 +31,18 @@ rule compress_step:
         unpack(step_input),
     output:
         checkpoint=directory(PLAN.paths.step()),
-    params:
-        step=step_spec,
-        device=PLAN.default_device,
-    threads: PLAN.threads_of("compress_step")
-    resources:
-        **PLAN.resources("compress_step"),
+        footprint=PLAN.paths.footprint("compress_step", "{model}", "{step}"),
     log:
         PLAN.paths.log("compress_step", "{model}", "{step}"),
     conda:
         "../../envs/quantize.yaml"
+    threads: PLAN.threads_of("compress_step")
+    resources:
+        **PLAN.resources("compress_step"),
+    params:
+        step=step_spec,
+        device=PLAN.default_device,
+        footprint=PLAN.footprint_params,
     script:
         "../scripts/compress_step.py"
 

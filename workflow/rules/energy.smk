@@ -6,13 +6,13 @@ rule prompt_schedule:
         prefetch=PLAN.prefetch_record,
     output:
         schedule=PLAN.paths.schedule,
-    params:
-        energy=PLAN.schedule_params,
     log:
         PLAN.paths.log("prompt_schedule"),
     localrule: True
     conda:
         "../../envs/energy.yaml"
+    params:
+        energy=PLAN.schedule_params,
     script:
         "../scripts/prompt_schedule.py"
 
@@ -27,17 +27,17 @@ rule measure_energy:
         schedule=PLAN.paths.schedule,
     output:
         measurement=directory(PLAN.paths.energy()),
-    params:
-        energy=PLAN.replay_params,
-        setup=setup_spec,
-        study=PLAN.study.name,
-    threads: PLAN.threads_of("measure_energy")
-    resources:
-        **PLAN.resources("measure_energy"),
     log:
         PLAN.paths.log("measure_energy", "{model}", "{variant}", "{setup}"),
     conda:
         "../../envs/energy.yaml"
+    threads: PLAN.threads_of("measure_energy")
+    resources:
+        **PLAN.resources("measure_energy"),
+    params:
+        energy=PLAN.replay_params,
+        setup=setup_spec,
+        study=PLAN.study.name,
     script:
         "../scripts/measure_energy.py"
 
@@ -69,17 +69,19 @@ rule measure_scenario:
         schedule=PLAN.paths.schedule,
     output:
         measurement=directory(PLAN.paths.scenario()),
+    log:
+        PLAN.paths.log(
+            "measure_scenario", "{scenario}", "{model}", "{variant}", "{setup}"
+        ),
+    conda:
+        "../../envs/energy.yaml"
+    threads: PLAN.threads_of("measure_scenario")
+    resources:
+        **PLAN.resources("measure_scenario"),
     params:
         settings=scenario_params,
         setup=setup_spec,
         study=PLAN.study.name,
-    threads: PLAN.threads_of("measure_scenario")
-    resources:
-        **PLAN.resources("measure_scenario"),
-    log:
-        PLAN.paths.log("measure_scenario", "{scenario}", "{model}", "{variant}", "{setup}"),
-    conda:
-        "../../envs/energy.yaml"
     script:
         "../scripts/measure_scenario.py"
 

@@ -29,12 +29,12 @@ rule import_quality:
             caption="../report/quality.rst",
             category="Quality",
         ),
-    params:
-        baseline_variant=PLAN.study.baseline_variant,
     log:
         PLAN.paths.log("import_quality"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        baseline_variant=PLAN.study.baseline_variant,
     script:
         "../scripts/import_quality.py"

@@ -4,12 +4,12 @@
 rule prefetch:
     output:
         record=PLAN.prefetch_record,
-    params:
-        plan=PLAN.prefetch,
     log:
         PLAN.paths.log("prefetch"),
     localrule: True
     conda:
         "../../envs/evaluate.yaml"
+    params:
+        plan=PLAN.prefetch,
     script:
         "../scripts/prefetch.py"

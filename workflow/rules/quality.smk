@@ -21,18 +21,20 @@ rule evaluate:
         prefetch=PLAN.prefetch_record,
     output:
         quality=PLAN.paths.quality(),
-    params:
-        quality=PLAN.section("quality"),
-        setup_id=PLAN.study.default_setup,
-        setup=PLAN.runtime_setup(PLAN.study.default_setup),
-        study=PLAN.study.name,
-    threads: PLAN.threads_of("evaluate")
-    resources:
-        **PLAN.resources("evaluate"),
+        footprint=PLAN.paths.footprint("evaluate", "{model}", "{variant}"),
     log:
         PLAN.paths.log("evaluate", "{model}", "{variant}"),
     conda:
         "../../envs/evaluate.yaml"
+    threads: PLAN.threads_of("evaluate")
+    resources:
+        **PLAN.resources("evaluate"),
+    params:
+        quality=PLAN.section("quality"),
+        footprint=PLAN.footprint_params,
+        setup_id=PLAN.study.default_setup,
+        setup=PLAN.runtime_setup(PLAN.study.default_setup),
+        study=PLAN.study.name,
     script:
         "../scripts/evaluate.py"
 
@@ -46,13 +48,13 @@ rule quality_table:
             caption="../report/quality.rst",
             category="Quality",
         ),
-    params:
-        baseline_variant=PLAN.study.baseline_variant,
-        teachers=PLAN.study.teachers,
     log:
         PLAN.paths.log("quality_table"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
     script:
         "../scripts/quality_table.py"

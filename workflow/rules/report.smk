@@ -14,13 +14,13 @@ rule feasibility:
             caption="../report/feasibility.rst",
             category="Feasibility",
         ),
-    params:
-        study=PLAN.feasibility_params,
     log:
         PLAN.paths.log("feasibility"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        study=PLAN.feasibility_params,
     script:
         "../scripts/feasibility_table.py"
 
@@ -34,14 +34,14 @@ rule carbon:
             caption="../report/carbon.rst",
             category="Carbon",
         ),
-    params:
-        carbon=PLAN.section("carbon"),
-        setups=PLAN.section("setups"),
     log:
         PLAN.paths.log("carbon"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        carbon=PLAN.section("carbon"),
+        setups=PLAN.section("setups"),
     script:
         "../scripts/carbon.py"
 
@@ -56,15 +56,15 @@ rule tradeoff:
             caption="../report/tradeoff.rst",
             category="Trade-off",
         ),
-    params:
-        tradeoff=PLAN.section("tradeoff"),
-        baseline_variant=PLAN.study.baseline_variant,
-        teachers=PLAN.study.teachers,
     log:
         PLAN.paths.log("tradeoff"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        tradeoff=PLAN.section("tradeoff"),
+        baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
     script:
         "../scripts/tradeoff.py"
 
@@ -80,17 +80,110 @@ rule relative_change:
             caption="../report/relative_change.rst",
             category="Trade-off",
         ),
-    params:
-        tradeoff=PLAN.section("tradeoff"),
-        baseline_variant=PLAN.study.baseline_variant,
-        teachers=PLAN.study.teachers,
     log:
         PLAN.paths.log("relative_change"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        tradeoff=PLAN.section("tradeoff"),
+        baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
     script:
         "../scripts/relative_change.py"
+
+
+# The study summary: per tuple, what a reader asks first, every change tested at 95 %.
+rule summary:
+    input:
+        unpack(PLAN.summary_inputs),
+    output:
+        table=report(
+            PLAN.paths.table("summary"),
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        PLAN.paths.log("summary"),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        baseline_variant=PLAN.study.baseline_variant,
+        teachers=PLAN.study.teachers,
+        replay_dirs=PLAN.replay_dirs,
+        compression_records=PLAN.compression_records,
+    script:
+        "../scripts/summary.py"
+
+
+rule recommendation:
+    input:
+        summary=PLAN.paths.table("summary"),
+        quality=PLAN.quality_table(),
+    output:
+        table=report(
+            PLAN.paths.table("recommendation"),
+            caption="../report/recommendation.rst",
+            category="Summary",
+        ),
+    log:
+        PLAN.paths.log("recommendation"),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        recommend=PLAN.section("recommend"),
+    script:
+        "../scripts/recommendation.py"
+
+
+# What running the study cost: the heavy jobs' own trackers and the measurements' windows.
+rule study_footprint:
+    input:
+        footprints=PLAN.footprint_records(),
+        replays=PLAN.energy_dirs(),
+        scenarios=[d for name in PLAN.scenarios for d in PLAN.scenario_dirs(name)],
+    output:
+        table=report(
+            PLAN.paths.table("study_footprint"),
+            caption="../report/study_footprint.rst",
+            category="Summary",
+        ),
+    log:
+        PLAN.paths.log("study_footprint"),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        carbon=PLAN.section("carbon"),
+        gpus_per_setup=PLAN.gpus_per_setup,
+    script:
+        "../scripts/study_footprint.py"
+
+
+# The report's front page (the Snakefile's report directive reads it once it exists).
+rule front_page:
+    input:
+        intro=f"{workflow.basedir}/workflow/report/workflow.rst",
+        summary=PLAN.paths.table("summary"),
+        recommendation=PLAN.paths.table("recommendation"),
+        compression=[] if PLAN.imported else PLAN.paths.table("compression"),
+        footprint=[] if PLAN.imported else PLAN.paths.table("study_footprint"),
+    output:
+        page=PLAN.front_page,
+    log:
+        PLAN.paths.log("front_page"),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        recommend=PLAN.section("recommend"),
+        tradeoff=PLAN.section("tradeoff"),
+        carbon=PLAN.section("carbon"),
+        scenarios=["timed_replay", *PLAN.scenarios],
+    script:
+        "../scripts/front_page.py"
 
 
 # Figures: one rule skeleton (workflow/scripts/figure.py draws the figure named in params),
@@ -106,13 +199,13 @@ rule figure_energy_components:
             labels={"figure": "energy by component"},
         ),
         svg=PLAN.paths.figure("energy_components", "svg"),
-    params:
-        figure="energy_components",
     log:
         PLAN.paths.log("figures", "energy_components"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        figure="energy_components",
     script:
         "../scripts/figure.py"
 
@@ -120,6 +213,7 @@ rule figure_energy_components:
 use rule figure_energy_components as figure_carbon_bubbles with:
     input:
         table=PLAN.paths.table("carbon"),
+        summary=PLAN.paths.table("summary"),
     output:
         png=report(
             PLAN.paths.figure("carbon_bubbles_{model}", "png"),
@@ -128,10 +222,11 @@ use rule figure_energy_components as figure_carbon_bubbles with:
             labels={"model": "{model}", "figure": "emissions per country"},
         ),
         svg=PLAN.paths.figure("carbon_bubbles_{model}", "svg"),
-    params:
-        figure="carbon_bubbles",
     log:
         PLAN.paths.log("figures", "carbon_bubbles_{model}"),
+    params:
+        figure="carbon_bubbles",
+        unit_of_work=PLAN.section("report")["unit_of_work"],
 
 
 use rule figure_energy_components as figure_quality_vs_energy with:
@@ -146,12 +241,12 @@ use rule figure_energy_components as figure_quality_vs_energy with:
             labels={"figure": "quality vs energy"},
         ),
         svg=PLAN.paths.figure("quality_vs_energy", "svg"),
+    log:
+        PLAN.paths.log("figures", "quality_vs_energy"),
     params:
         figure="quality_vs_energy",
         quality_metric=PLAN.report_quality_metric,
         energy_figure=PLAN.report_energy_figure,
-    log:
-        PLAN.paths.log("figures", "quality_vs_energy"),
 
 
 use rule figure_energy_components as figure_relative_change with:
@@ -165,10 +260,10 @@ use rule figure_energy_components as figure_relative_change with:
             labels={"figure": "relative change"},
         ),
         svg=PLAN.paths.figure("relative_change", "svg"),
-    params:
-        figure="relative_change",
     log:
         PLAN.paths.log("figures", "relative_change"),
+    params:
+        figure="relative_change",
 
 
 use rule figure_energy_components as figure_feasibility with:
@@ -182,10 +277,10 @@ use rule figure_energy_components as figure_feasibility with:
             labels={"figure": "feasibility matrix"},
         ),
         svg=PLAN.paths.figure("feasibility", "svg"),
-    params:
-        figure="feasibility",
     log:
         PLAN.paths.log("figures", "feasibility"),
+    params:
+        figure="feasibility",
 
 
 # `use rule ... with:` does not carry `localrule` over: the figures derived from the skeleton
@@ -203,6 +298,7 @@ localrules:
 use rule figure_energy_components as figure_paper_change with:
     input:
         table=PLAN.paths.table("relative_change"),
+        summary=PLAN.paths.table("summary"),
     output:
         png=report(
             PLAN.paths.figure("paper_change_{model}", "png"),
@@ -211,14 +307,15 @@ use rule figure_energy_components as figure_paper_change with:
             labels={"model": "{model}", "figure": "change per technique"},
         ),
         svg=PLAN.paths.figure("paper_change_{model}", "svg"),
+    log:
+        PLAN.paths.log("figures", "paper_change_{model}"),
     params:
         figure="paper_change",
         quality_metric=PLAN.report_quality_metric,
         time_figure=PLAN.section("tradeoff")["time_figure"],
         energy_figure=PLAN.section("tradeoff")["energy_figure"],
         energy_note=PLAN.energy_estimate_note,
-    log:
-        PLAN.paths.log("figures", "paper_change_{model}"),
+        unit_of_work=PLAN.section("report")["unit_of_work"],
 
 
 use rule figure_energy_components as figure_opt_scores with:
@@ -232,7 +329,7 @@ use rule figure_energy_components as figure_opt_scores with:
             labels={"figure": "opt scores"},
         ),
         svg=PLAN.paths.figure("opt_scores", "svg"),
-    params:
-        figure="opt_scores",
     log:
         PLAN.paths.log("figures", "opt_scores"),
+    params:
+        figure="opt_scores",

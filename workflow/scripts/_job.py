@@ -43,6 +43,16 @@ def start(snakemake, offline=False):
     _injected_fault(snakemake)
 
 
+def tracked(snakemake, device):
+    """The job's own footprint: a CodeCarbon tracker around the block, its record written to
+    the rule's ``footprint`` output when the block succeeds (llm_footprint.job_footprint)."""
+    from llm_footprint.job_footprint import tracked_job
+
+    gpus = int(snakemake.resources.get("gpu", 0) or 0) if device == "cuda" else 0
+    return tracked_job(snakemake.output.footprint, snakemake.rule, dict(snakemake.wildcards.items()),
+                       snakemake.params.footprint, device, gpus)
+
+
 def _injected_fault(snakemake):
     if os.environ.get(FAULT_RULE) != snakemake.rule or not os.environ.get(FAULT_MIN_MEM_MB):
         return

@@ -2,9 +2,9 @@
 from _job import start
 
 start(snakemake)
-from llm_footprint.tables import energy_table
-
 from pathlib import Path
+
+from llm_footprint.tables import energy_table
 
 energy_table([Path(d) / "summary.json" for d in snakemake.input.measurements],
              snakemake.output.table)

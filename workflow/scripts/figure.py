@@ -7,7 +7,9 @@ from llm_footprint import figures
 out = snakemake.output
 kind = snakemake.params.figure
 if kind == "carbon_bubbles":
-    figures.carbon_bubbles(snakemake.input.table, snakemake.wildcards.model, out.png, out.svg)
+    figures.carbon_bubbles(snakemake.input.table, snakemake.wildcards.model, out.png, out.svg,
+                           summary_csv=snakemake.input.summary,
+                           unit_of_work=snakemake.params.unit_of_work)
 elif kind == "energy_components":
     figures.energy_components(snakemake.input.table, out.png, out.svg)
 elif kind == "quality_vs_energy":
@@ -20,7 +22,8 @@ elif kind == "paper_change":
     params = snakemake.params
     figures.paper_change(snakemake.input.table, snakemake.wildcards.model, params.quality_metric,
                          params.time_figure, params.energy_figure, out.png, out.svg,
-                         energy_note=params.energy_note)
+                         energy_note=params.energy_note, summary_csv=snakemake.input.summary,
+                         unit_of_work=params.unit_of_work)
 elif kind == "opt_scores":
     figures.opt_scores(snakemake.input.table, out.png, out.svg)
 elif kind == "feasibility":

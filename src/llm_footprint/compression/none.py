@@ -16,7 +16,6 @@ from . import checkpoint
 from .base import CompressJob, Loaded, Method, device_map
 
 
-
 class NoCompression(Method):
     name = "none"
     heavy = False

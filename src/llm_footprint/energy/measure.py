@@ -22,8 +22,7 @@ from ..loading import load_for_inference
 from .foreign_load import ForeignLoadMeter, check_foreign_load
 from .power_sources import combine as combine_power_sources
 from .replay import make_generate, replay
-from .summary import (J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w,
-                      run_figures)
+from .summary import J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w, run_figures
 from .token_timing import token_latency_figures
 from .tracker import CheckedTracker, NvmlEnergy
 

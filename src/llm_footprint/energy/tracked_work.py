@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .foreign_load import ForeignLoadMeter, check_foreign_load
-from .summary import (J_PER_KWH, MeasurementError, add_dynamic_energy, component_figures,
-                      energy_problems)
+from .summary import J_PER_KWH, MeasurementError, add_dynamic_energy, component_figures, energy_problems
 from .tracker import CheckedTracker, NvmlEnergy
 
 log = logging.getLogger(__name__)

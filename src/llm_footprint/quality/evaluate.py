@@ -16,8 +16,8 @@ from .. import atomic, provenance
 from ..checkpoint_info import sha256_file
 from ..loading import load_for_inference
 from . import nltk_offline
-from .local_data import read_records
 from .lm_tasks import lm_eval_task
+from .local_data import read_records
 from .perplexity import WIKITEXT_HUB, token_perplexity
 from .task_sets import resolve_tasks
 
@@ -164,7 +164,8 @@ def evaluate_checkpoint(model_id: str, variant_id: str, checkpoint_dir: str | Pa
             raise RuntimeError(f"token-level perplexity is {perplexity['token_perplexity']}")
         rows.append({"model": model_id, "variant": variant_id, "task": "perplexity",
                      "metric": "token_perplexity", "value": perplexity["token_perplexity"],
-                     "stderr": None, "n_samples": perplexity["tokens_scored"], "num_fewshot": 0,
+                     "stderr": perplexity["token_perplexity_stderr"],
+                     "n_samples": perplexity["tokens_scored"], "num_fewshot": 0,
                      "limit": None, "higher_is_better": False})
         log.info("token-level perplexity %.4f over %d tokens", perplexity["token_perplexity"],
                  perplexity["tokens_scored"])

@@ -48,8 +48,9 @@ def plan_windows(n_tokens: int, context_tokens: int, stride: int | None = None,
     return windows
 
 
-def window_nll(model: Any, input_ids: Any, windows: list[Window]) -> tuple[float, int]:
-    """Summed negative log-likelihood (float32) and scored-token count of a batch of windows."""
+def window_nll(model: Any, input_ids: Any, windows: list[Window]) -> tuple[float, int, float]:
+    """Summed negative log-likelihood (float32), scored-token count and summed squared
+    per-token NLL of a batch of windows."""
     import torch
 
     lengths = [w.end - w.begin for w in windows]
@@ -63,6 +64,7 @@ def window_nll(model: Any, input_ids: Any, windows: list[Window]) -> tuple[float
     with torch.inference_mode():
         logits = model(input_ids=batch.to(device), attention_mask=mask.to(device)).logits
     total = 0.0
+    squares = 0.0
     count = 0
     for row, window in enumerate(windows):
         # logits at position p predict token p + 1
@@ -71,9 +73,24 @@ def window_nll(model: Any, input_ids: Any, windows: list[Window]) -> tuple[float
         predictions = logits[row, first:last].float()
         targets = batch[row, first + 1 : last + 1].to(predictions.device)
         log_probs = torch.log_softmax(predictions, dim=-1)
-        total -= float(log_probs.gather(1, targets.unsqueeze(1)).sum())
+        token_nll = -log_probs.gather(1, targets.unsqueeze(1)).double()
+        total += float(token_nll.sum())
+        squares += float((token_nll * token_nll).sum())
         count += int(targets.numel())
-    return total, count
+    return total, count, squares
+
+
+def perplexity_stderr(perplexity: float, nll_sum: float, nll_squares: float,
+                      tokens: int) -> float | None:
+    """Standard error of the perplexity: the per-token NLLs' standard error of the mean, carried
+    through exp() (delta method). Tokens are taken as independent draws, as lm-eval's standard
+    errors take documents; neighbouring tokens correlate, so this is a lower bound. None for a
+    single token."""
+    if tokens < 2:
+        return None
+    mean = nll_sum / tokens
+    variance = max(0.0, (nll_squares - tokens * mean * mean) / (tokens - 1))
+    return perplexity * math.sqrt(variance / tokens)
 
 
 def token_perplexity(model: Any, tokenizer: Any, text: str, context_tokens: int,
@@ -86,16 +103,19 @@ def token_perplexity(model: Any, tokenizer: Any, text: str, context_tokens: int,
     if not windows:
         raise ValueError("the perplexity text has fewer than two tokens")
     started = time.monotonic()
-    nll_total, scored = 0.0, 0
+    nll_total, squares_total, scored = 0.0, 0.0, 0
     for first in range(0, len(windows), batch_size):
         chunk = windows[first : first + batch_size]
-        nll, count = window_nll(model, input_ids, chunk)
+        nll, count, squares = window_nll(model, input_ids, chunk)
         nll_total += nll
+        squares_total += squares
         scored += count
         log.info("perplexity: window %d/%d, running perplexity %.3f",
                  min(first + batch_size, len(windows)), len(windows), math.exp(nll_total / scored))
+    perplexity = math.exp(nll_total / scored)
     return {
-        "token_perplexity": math.exp(nll_total / scored),
+        "token_perplexity": perplexity,
+        "token_perplexity_stderr": perplexity_stderr(perplexity, nll_total, squares_total, scored),
         "nll_sum_nats": nll_total,
         "tokens_scored": scored,
         "tokens_in_text": int(len(input_ids)),

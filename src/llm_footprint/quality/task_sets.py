@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..schema import ConfigError
-from pathlib import Path
 from .local_data import DataError, read_records
 from .task_names import builtin_task_kinds, unknown_task_problem
 

@@ -1,0 +1,98 @@
+"""Is a change against the baseline real? Two-sided tests at 95 % on the figures the tables keep.
+
+The energy tables keep, per figure, the mean over the repeats, the half-width of its Student-t
+95 % interval and the number of repeats. Those three give back the sample standard deviation
+exactly (sd = half-width x sqrt(n) / t(0.975, n - 1)), so Welch's t-test on the summary is the
+same test as on the repeats themselves. Quality metrics come with lm-eval's standard error of
+the mean (or, for token-level perplexity, the project's own): two independent estimates, a
+two-sided z-test on their difference. With fewer than two repeats, or no interval, a change is
+"n/a": never called significant for lack of evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+ALPHA = 0.05
+SIGNIFICANT, NOT_SIGNIFICANT, NOT_TESTED = "yes", "no", "n/a"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measured figure: its mean and either the repeats' 95 % half-width and count, or a
+    standard error (quality metrics)."""
+
+    mean: float
+    ci95_half_width: float | None = None
+    n: int | None = None
+    stderr: float | None = None
+
+    @property
+    def sd(self) -> float | None:
+        """Sample standard deviation of the repeats, from the interval they produced."""
+        if self.ci95_half_width is None or not self.n or self.n < 2:
+            return None
+        from scipy.stats import t
+
+        return self.ci95_half_width * math.sqrt(self.n) / float(t.ppf(0.975, self.n - 1))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    change_pct: float | None
+    p_value: float | None
+    significant: str  # yes / no / n/a
+    test: str  # welch_t / z / none
+
+    def as_columns(self, prefix: str) -> dict[str, object]:
+        return {f"{prefix}_change_pct": self.change_pct, f"{prefix}_p_value": self.p_value,
+                f"{prefix}_significant": self.significant}
+
+
+def change_pct(value: float | None, reference: float | None) -> float | None:
+    if value is None or reference is None or reference == 0:
+        return None
+    return (value - reference) / abs(reference) * 100
+
+
+def welch_p_value(a: Estimate, b: Estimate) -> float | None:
+    """Two-sided p-value of Welch's t-test from the two summaries; None without two repeats
+    on each side."""
+    sd_a, sd_b = a.sd, b.sd
+    if sd_a is None or sd_b is None:
+        return None
+    if sd_a == 0 and sd_b == 0:
+        # identical repeats on both sides: any difference in the means is exact
+        return 0.0 if a.mean != b.mean else 1.0
+    from scipy.stats import ttest_ind_from_stats
+
+    result = ttest_ind_from_stats(a.mean, sd_a, a.n, b.mean, sd_b, b.n, equal_var=False)
+    return float(result.pvalue)
+
+
+def z_p_value(a: Estimate, b: Estimate) -> float | None:
+    """Two-sided p-value of the difference of two independent estimates with standard errors."""
+    if a.stderr is None or b.stderr is None:
+        return None
+    spread = math.hypot(a.stderr, b.stderr)
+    if spread == 0:
+        return 0.0 if a.mean != b.mean else 1.0
+    from scipy.stats import norm
+
+    return float(2 * norm.sf(abs(a.mean - b.mean) / spread))
+
+
+def compare(value: Estimate | None, baseline: Estimate | None) -> Comparison:
+    """The change of ``value`` against ``baseline`` in % and whether it is significant at 95 %."""
+    if value is None or baseline is None:
+        return Comparison(None, None, NOT_TESTED, "none")
+    change = change_pct(value.mean, baseline.mean)
+    if value.stderr is not None or baseline.stderr is not None:
+        p_value, test = z_p_value(value, baseline), "z"
+    else:
+        p_value, test = welch_p_value(value, baseline), "welch_t"
+    if p_value is None:
+        return Comparison(change, None, NOT_TESTED, "none")
+    return Comparison(change, p_value, SIGNIFICANT if p_value < ALPHA else NOT_SIGNIFICANT, test)
+

@@ -1,0 +1,85 @@
+"""No two texts of any figure overlap (tick labels, titles, axis labels, annotations, legend),
+checked on the extents matplotlib's renderer gives them, for every figure drawn from the demo
+run's tables and for a crowded synthetic case."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from llm_footprint import figures
+from llm_footprint.figure_layout import overlapping_texts, spans_decades
+
+
+@pytest.fixture
+def checked_figures(monkeypatch):
+    """figures.save replaced by one that records each figure's overlapping texts first."""
+    found: dict[str, list] = {}
+    original = figures.save
+
+    def save(fig, png, svg):
+        found[Path(png).name] = overlapping_texts(fig)
+        original(fig, png, svg)
+
+    monkeypatch.setattr(figures, "save", save)
+    return found
+
+
+def draw_every_figure(tables: Path, out: Path) -> None:
+    def path(stem):
+        return out / f"{stem}.png", out / f"{stem}.svg"
+
+    models = sorted({r["model"] for r in csv.DictReader(open(tables / "energy.csv"))})
+    figures.energy_components(tables / "energy.csv", *path("energy_components"))
+    figures.quality_vs_energy(tables / "energy.csv", tables / "quality.csv", "perplexity",
+                              "token_perplexity", "hardware_energy_per_output_token_j",
+                              *path("quality_vs_energy"))
+    figures.relative_change(tables / "relative_change.csv", *path("relative_change"))
+    figures.feasibility_matrix(tables / "feasibility.csv", *path("feasibility"))
+    figures.opt_scores(tables / "tradeoff.csv", *path("opt_scores"))
+    for model in models:
+        for unit in ("output_tokens", "replay_window"):
+            figures.carbon_bubbles(tables / "carbon.csv", model, *path(f"bubbles_{unit}_{model}"),
+                                   summary_csv=tables / "summary.csv", unit_of_work=unit)
+        figures.paper_change(tables / "relative_change.csv", model,
+                             {"task": "perplexity", "metric": "token_perplexity"},
+                             "busy_time_s", "hardware_energy_kwh", *path(f"paper_change_{model}"),
+                             summary_csv=tables / "summary.csv", unit_of_work="output_tokens")
+
+
+def test_no_text_overlaps_in_the_demo_figures(demo_study_run, checked_figures, tmp_path):
+    workdir, _ = demo_study_run
+    draw_every_figure(workdir / "results" / "tables", tmp_path)
+    assert len(checked_figures) >= 8
+    crowded = {name: pairs for name, pairs in checked_figures.items() if pairs}
+    assert not crowded, f"overlapping texts: {crowded}"
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_crowded_points_get_separate_labels_and_a_log_axis(checked_figures, tmp_path):
+    """Two variants at almost the same point (the demo's full and ah-80) and one 10x off (a
+    2:4-pruned model's perplexity): labels apart, the quality axis logarithmic."""
+    values = {"full": (1.00, 18.7), "ah-80": (1.01, 19.0), "gptq-4bit": (2.4, 24.0),
+              "rtn-4bit": (2.3, 26.1), "bnb-nf4": (1.6, 24.0), "sparsegpt-2of4": (1.3, 323.0)}
+    energy = write_csv(tmp_path / "energy.csv", [
+        {"model": "smollm2-135m", "variant": v, "setup": "laptop-cpu",
+         "hardware_energy_per_output_token_j": j,
+         "hardware_energy_per_output_token_j_ci95_half_width": 0.02} for v, (j, _) in values.items()])
+    quality = write_csv(tmp_path / "quality.csv", [
+        {"model": "smollm2-135m", "variant": v, "task": "perplexity", "metric": "token_perplexity",
+         "value": p, "stderr": 0.3, "higher_is_better": "False"} for v, (_, p) in values.items()])
+    figures.quality_vs_energy(energy, quality, "perplexity", "token_perplexity",
+                              "hardware_energy_per_output_token_j", tmp_path / "q.png",
+                              tmp_path / "q.svg")
+    assert checked_figures["q.png"] == []
+    assert spans_decades([p for _, p in values.values()])
+    assert "log scale" in (tmp_path / "q.svg").read_text(encoding="utf-8")
