@@ -479,7 +479,7 @@ def paper_change(relative_change_csv: str | Path, model: str, quality_metric: di
     if notes:
         fig.text(0.01, -0.02, "\n".join(notes), ha="left", va="top", fontsize=8)
     fig.suptitle(f"{model}: change of quality, runtime and energy per technique")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.94))  # room for the title above the panels' ticks
     save(fig, png, svg)
     plt.close(fig)
 
