@@ -15,15 +15,16 @@ from llm_footprint.figure_layout import overlapping_texts, spans_decades
 
 @pytest.fixture
 def checked_figures(monkeypatch):
-    """figures.save replaced by one that records each figure's overlapping texts first."""
+    """figures.common.save (every figure's last call) replaced by one that records each
+    figure's overlapping texts first."""
     found: dict[str, list] = {}
-    original = figures.save
+    original = figures.common.save
 
     def save(fig, png, svg):
         found[Path(png).name] = overlapping_texts(fig)
         original(fig, png, svg)
 
-    monkeypatch.setattr(figures, "save", save)
+    monkeypatch.setattr(figures.common, "save", save)
     return found
 
 

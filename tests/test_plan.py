@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SCHEMA, demo_config
-from llm_footprint import cluster
+from llm_footprint import cluster, cluster_estimates
 from llm_footprint.plan import Paths, Plan, Tuple, selection_problem
 from llm_footprint.schema import ConfigError
 
@@ -166,7 +166,7 @@ def test_thesis_time_requests_stay_within_the_margin(thesis):
     assert windows == 48.0
     assert requested <= 1.3 * windows, (requested, windows)
     energy = [j for j in jobs if j["rule"] == "measure_energy"]
-    assert all(j["minutes"] >= j["window_minutes"] * (1 + cluster.TIME_MARGIN) for j in energy)
+    assert all(j["minutes"] >= j["window_minutes"] * (1 + cluster_estimates.TIME_MARGIN) for j in energy)
     report = cluster.plan(REPO / "configs" / "thesis.yaml")
     assert "requested / measurement windows: 1.2" in report
     assert "left out (excluded): llama-7b/full/a100-40gb" in report
@@ -251,7 +251,7 @@ def test_excluding_changes_no_feasibility_parameters(tmp_path):
 
 def test_partition_check_can_be_skipped(thesis, monkeypatch):
     calls = []
-    monkeypatch.setattr(cluster, "cluster_partitions", lambda: calls.append(1) or {"other"})
+    monkeypatch.setattr(cluster_estimates, "cluster_partitions", lambda: calls.append(1) or {"other"})
     thesis.check_cluster(environ={"LLM_FOOTPRINT_SKIP_PARTITION_CHECK": "1"})
     assert calls == []
     with pytest.raises(ValueError, match="a100-80gb"):

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
-from .summary import SCENARIO_HEADLINES, change_stem, number
+from .cells import number
+from .summary import SCENARIO_HEADLINES, change_stem
 
 SCENARIO_NAMES = {"timed_replay": "timed replay", "fixed_workload": "fixed workload",
                   "saturated": "saturated closed loop"}

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
+from .cells import number
 from .significance import NOT_SIGNIFICANT, NOT_TESTED, Estimate, compare
-from .summary import SCENARIO_HEADLINES, TOKENS_PER_CARBON_FIGURE, number
+from .summary import SCENARIO_HEADLINES, TOKENS_PER_CARBON_FIGURE
 
 OBJECTIVES = ("energy", "gco2e")
 LATENCY_LIMITS = {"max_latency_p95_s": "latency_p95_s", "max_latency_p50_s": "latency_p50_s",

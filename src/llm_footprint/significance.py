@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .cells import change_pct
+
 ALPHA = 0.05
 SIGNIFICANT, NOT_SIGNIFICANT, NOT_TESTED = "yes", "no", "n/a"
 
@@ -48,12 +50,6 @@ class Comparison:
     def as_columns(self, prefix: str) -> dict[str, object]:
         return {f"{prefix}_change_pct": self.change_pct, f"{prefix}_p_value": self.p_value,
                 f"{prefix}_significant": self.significant}
-
-
-def change_pct(value: float | None, reference: float | None) -> float | None:
-    if value is None or reference is None or reference == 0:
-        return None
-    return (value - reference) / abs(reference) * 100
 
 
 def welch_p_value(a: Estimate, b: Estimate) -> float | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic
+from .cells import number
 from .energy.stats import percentile
 from .energy.summary import J_PER_KWH
 from .significance import Comparison, Estimate, compare
@@ -31,16 +32,6 @@ SCENARIO_HEADLINES = {
     "saturated": ("saturated_energy_per_output_token_j", "hardware_energy_per_output_token_j", 1.0),
 }
 TOKENS_PER_CARBON_FIGURE = 1000
-
-
-def number(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if result == result else None  # NaN is no number
 
 
 def change_stem(column: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, compression
+from .cells import change_pct
 from .compression.checkpoint import SUMMARY_FILE
 from .energy.stats import mean_ci95
 
@@ -94,8 +95,7 @@ def add_baseline_columns(rows: list[dict], baseline_variant: str,
             row["relative_change_pct"] = None
             continue
         row["difference_baseline_minus_variant"] = reference - row["value"]
-        row["relative_change_pct"] = ((row["value"] - reference) / reference * 100
-                                      if reference else None)
+        row["relative_change_pct"] = change_pct(row["value"], reference)
     return rows
 
 
@@ -224,13 +224,6 @@ def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _change_pct(value: str | float | None, reference: str | float | None) -> float | None:
-    if value in (None, "") or reference in (None, ""):
-        return None
-    value, reference = float(value), float(reference)
-    return (value - reference) / reference * 100 if reference else None
-
-
 ENERGY_CHANGE_COLUMNS = {"cpu_energy": "cpu_energy_kwh", "gpu_energy": "gpu_energy_kwh",
                          "ram_energy": "ram_energy_corrected_kwh",
                          "hardware_energy": "hardware_energy_kwh"}
@@ -289,9 +282,9 @@ def relative_change_rows(energy: list[dict[str, str]], quality: list[dict[str, s
         row = {"model": model, "variant": variant, "setup": setup, "baseline_model": base_model,
                "baseline_variant": baseline_variant, "baseline_setup": base_setup}
         for column, figure in energy_columns.items():
-            row[column] = _change_pct(measured.get(figure), base.get(figure) if base else None)
+            row[column] = change_pct(measured.get(figure), base.get(figure) if base else None)
         for metric in metrics:
-            row[quality_change_column(metric["task"], metric["metric"])] = _change_pct(
+            row[quality_change_column(metric["task"], metric["metric"])] = change_pct(
                 quality_by.get((model, variant, metric["task"], metric["metric"])),
                 quality_by.get((base_model, baseline_variant, metric["task"], metric["metric"])))
         rows.append(row)

@@ -1,9 +1,17 @@
 """Shared start of every workflow script: make the package importable and log to the rule's log.
 
 Snakemake puts this folder on sys.path for local scripts, so each script begins with
-``from _job import start`` and then calls into llm_footprint; the work itself lives there.
+``from _job import call, start``, then calls one llm_footprint function with ``call``, keyword
+arguments only; the work itself lives there:
+
+    start(snakemake)
+    from llm_footprint.tables import scenario_table
+
+    call(scenario_table, snakemake, scenario=snakemake.wildcards.scenario,
+         summary_dirs=snakemake.input.measurements, out_csv=snakemake.output.table)
 """
 
+import inspect
 import os
 import sys
 import traceback
@@ -41,6 +49,18 @@ def start(snakemake, offline=False):
 
         sys.excepthook = report_failure
     _injected_fault(snakemake)
+
+
+def call(function, snakemake, /, **named):
+    """``function(**named)``, plus what the job itself gives where ``function`` takes it and
+    ``named`` does not: each wildcard as the parameter ``<wildcard>_id`` (``model_id`` is the
+    job's ``{model}``) and the job's ``threads``. Inputs, outputs and params are always named
+    by the script, so that it shows which file goes where."""
+    parameters = inspect.signature(function).parameters
+    job = {f"{name}_id": value for name, value in snakemake.wildcards.items()}
+    job["threads"] = snakemake.threads
+    implied = {name: value for name, value in job.items() if name in parameters and name not in named}
+    return function(**implied, **named)
 
 
 def tracked(snakemake, device):

@@ -1,11 +1,11 @@
 """Rule compress_step -> llm_footprint.compression.compress (one step of a chain)."""
-from _job import start, tracked
+from _job import call, start, tracked
 
 start(snakemake, offline=True)
 from llm_footprint.compression import compress
 
 with tracked(snakemake, snakemake.params.device):
-    compress(model_id=snakemake.wildcards.model, variant_id=snakemake.wildcards.step,
-             variant=snakemake.params.step, prepared_dir=snakemake.input.model,
-             out_dir=snakemake.output.checkpoint, device=snakemake.params.device,
-             threads=snakemake.threads)
+    # the step's key stands for the variant: its checkpoint is the chain's prefix
+    call(compress, snakemake, variant_id=snakemake.wildcards.step, variant=snakemake.params.step,
+         prepared_dir=snakemake.input.model, out_dir=snakemake.output.checkpoint,
+         device=snakemake.params.device)

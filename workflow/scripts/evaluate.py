@@ -1,12 +1,11 @@
 """Rule evaluate -> llm_footprint.quality.evaluate.evaluate_checkpoint."""
-from _job import start, tracked
+from _job import call, start, tracked
 
 start(snakemake, offline=True)
 from llm_footprint.quality.evaluate import evaluate_checkpoint
 
 with tracked(snakemake, snakemake.params.setup["device"]):
-    evaluate_checkpoint(
-        snakemake.wildcards.model, snakemake.wildcards.variant, snakemake.input.checkpoint,
-        snakemake.params.quality, snakemake.params.setup_id, snakemake.params.setup,
-        snakemake.input.nltk_data or None, snakemake.output.quality, threads=snakemake.threads,
-        study_name=snakemake.params.study)
+    call(evaluate_checkpoint, snakemake, checkpoint_dir=snakemake.input.checkpoint,
+         quality=snakemake.params.quality, setup_id=snakemake.params.setup_id,
+         setup=snakemake.params.setup, nltk_data=snakemake.input.nltk_data or None,
+         out_json=snakemake.output.quality, study_name=snakemake.params.study)

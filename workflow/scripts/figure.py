@@ -1,32 +1,34 @@
 """Rules figure_* -> llm_footprint.figures (one function per figure)."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from llm_footprint import figures
 
-out = snakemake.output
-kind = snakemake.params.figure
+tables, out, params = snakemake.input, snakemake.output, snakemake.params
+kind = params.figure
 if kind == "carbon_bubbles":
-    figures.carbon_bubbles(snakemake.input.table, snakemake.wildcards.model, out.png, out.svg,
-                           summary_csv=snakemake.input.summary,
-                           unit_of_work=snakemake.params.unit_of_work)
+    call(figures.carbon_bubbles, snakemake, carbon_csv=tables.table,
+         model=snakemake.wildcards.model, png=out.png, svg=out.svg, summary_csv=tables.summary,
+         unit_of_work=params.unit_of_work)
 elif kind == "energy_components":
-    figures.energy_components(snakemake.input.table, out.png, out.svg)
+    call(figures.energy_components, snakemake, energy_csv=tables.table, png=out.png, svg=out.svg)
 elif kind == "quality_vs_energy":
-    metric = snakemake.params.quality_metric
-    figures.quality_vs_energy(snakemake.input.table, snakemake.input.quality[0], metric["task"],
-                              metric["metric"], snakemake.params.energy_figure, out.png, out.svg)
+    metric = params.quality_metric
+    call(figures.quality_vs_energy, snakemake, energy_csv=tables.table,
+         quality_csv=tables.quality[0], task=metric["task"], metric=metric["metric"],
+         energy_figure=params.energy_figure, png=out.png, svg=out.svg)
 elif kind == "relative_change":
-    figures.relative_change(snakemake.input.table, out.png, out.svg)
+    call(figures.relative_change, snakemake, table_csv=tables.table, png=out.png, svg=out.svg)
 elif kind == "paper_change":
-    params = snakemake.params
-    figures.paper_change(snakemake.input.table, snakemake.wildcards.model, params.quality_metric,
-                         params.time_figure, params.energy_figure, out.png, out.svg,
-                         energy_note=params.energy_note, summary_csv=snakemake.input.summary,
-                         unit_of_work=params.unit_of_work)
+    call(figures.paper_change, snakemake, relative_change_csv=tables.table,
+         model=snakemake.wildcards.model, quality_metric=params.quality_metric,
+         time_figure=params.time_figure, energy_figure=params.energy_figure, png=out.png,
+         svg=out.svg, energy_note=params.energy_note, summary_csv=tables.summary,
+         unit_of_work=params.unit_of_work)
 elif kind == "opt_scores":
-    figures.opt_scores(snakemake.input.table, out.png, out.svg)
+    call(figures.opt_scores, snakemake, tradeoff_csv=tables.table, png=out.png, svg=out.svg)
 elif kind == "feasibility":
-    figures.feasibility_matrix(snakemake.input.table, out.png, out.svg)
+    call(figures.feasibility_matrix, snakemake, feasibility_csv=tables.table, png=out.png,
+         svg=out.svg)
 else:
     raise ValueError(f"unknown figure {kind!r}")

@@ -1,5 +1,5 @@
 """Rule front_page -> llm_footprint.front_page.front_page."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from pathlib import Path
@@ -10,7 +10,8 @@ from llm_footprint.tables import read_csv_rows
 
 inputs = snakemake.input
 profile = snakemake.params.carbon.get("hourly_profile")
-front_page(
+call(
+    front_page, snakemake,
     intro=Path(inputs.intro).read_text(encoding="utf-8"),
     summary=read_csv_rows(inputs.summary),
     recommendation=read_csv_rows(inputs.recommendation),

@@ -1,7 +1,7 @@
 """Rule import_energy -> llm_footprint.imports.import_energy."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from llm_footprint.imports import import_energy
 
-import_energy(snakemake.input.measurements, snakemake.output.table)
+call(import_energy, snakemake, path=snakemake.input.measurements, out_csv=snakemake.output.table)

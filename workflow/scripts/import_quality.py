@@ -1,8 +1,8 @@
 """Rule import_quality -> llm_footprint.imports.import_quality."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from llm_footprint.imports import import_quality
 
-import_quality(snakemake.input.measurements, snakemake.params.baseline_variant,
-               snakemake.output.table)
+call(import_quality, snakemake, path=snakemake.input.measurements,
+     baseline_variant=snakemake.params.baseline_variant, out_csv=snakemake.output.table)

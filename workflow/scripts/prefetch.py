@@ -1,7 +1,7 @@
 """Rule prefetch -> llm_footprint.prefetch.fetch."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from llm_footprint.prefetch import fetch
 
-fetch(snakemake.params.plan, snakemake.output.record)
+call(fetch, snakemake, plan_=snakemake.params.plan, out_json=snakemake.output.record)

@@ -1,8 +1,8 @@
 """Rule scenario_table -> llm_footprint.tables.scenario_table."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from llm_footprint.tables import scenario_table
 
-scenario_table(snakemake.wildcards.scenario, snakemake.input.measurements,
-               snakemake.output.table)
+call(scenario_table, snakemake, scenario=snakemake.wildcards.scenario,
+     summary_dirs=snakemake.input.measurements, out_csv=snakemake.output.table)

@@ -1,5 +1,5 @@
 """Rule summary -> llm_footprint.summary.summary_table."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from pathlib import Path
@@ -23,5 +23,6 @@ for model, variant, records in snakemake.params.compression_records:
     energies = [read_json(path).get("hardware_energy_kwh") for path in records]
     if energies and all(e is not None for e in energies):
         compression_kwh[(model, variant)] = sum(energies)
-summary_table(tables, snakemake.params.baseline_variant, snakemake.params.teachers,
-              snakemake.output.table, replays, compression_kwh)
+call(summary_table, snakemake, tables=tables, baseline_variant=snakemake.params.baseline_variant,
+     teachers=snakemake.params.teachers, out_csv=snakemake.output.table, energy_dirs=replays,
+     compression_kwh=compression_kwh)

@@ -1,9 +1,10 @@
 """Rule tradeoff -> llm_footprint.tradeoff.tradeoff_table."""
-from _job import start
+from _job import call, start
 
 start(snakemake)
 from llm_footprint.tradeoff import tradeoff_table
 
-tradeoff_table(snakemake.input.energy, snakemake.input.quality[0] if snakemake.input.quality else None,
-               snakemake.params.tradeoff, snakemake.params.baseline_variant,
-               snakemake.params.teachers, snakemake.output.table)
+call(tradeoff_table, snakemake, energy_csv=snakemake.input.energy,
+     quality_csv=snakemake.input.quality[0] if snakemake.input.quality else None,
+     tradeoff=snakemake.params.tradeoff, baseline_variant=snakemake.params.baseline_variant,
+     teachers=snakemake.params.teachers, out_csv=snakemake.output.table)
