@@ -74,6 +74,7 @@ bench: venv
 	$(BIN)/python benchmarks/job_footprint_overhead.py
 	$(BIN)/python benchmarks/gptq_dtype.py
 	$(BIN)/python benchmarks/fidelity_ladder.py
+	$(BIN)/python benchmarks/repeats_precision.py
 
 clean-results:
 	rm -rf results logs

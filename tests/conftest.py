@@ -91,7 +91,7 @@ def small_demo_config(output_root: str = "results", service_time_s: float | None
         if "calibration" in variant:
             variant["calibration"] = {**variant["calibration"], "n_samples": 16, "max_tokens": 128}
     config["energy"].pop("scenarios", None)
-    config["energy"].update(repeats=1, idle_window_s=0)
+    config["energy"].update(repeats=1, idle_window_s=0, precision=None)
     limits = {"wikitext": None, "mmlu": 20, "ifeval": 3}
     for task in config["quality"]["tasks"]:
         task["limit"] = limits[task["name"]]

@@ -161,6 +161,7 @@ def test_prefill_decode_split_arithmetic():
 def test_generate_workload_splits_prefill_and_decode_on_the_demo_model(demo_model_dir, tmp_path):
     """fixed_workload generate with split_prefill, measured with real CodeCarbon."""
     from llm_footprint import compression
+    from llm_footprint.energy.repeats import RepeatLedger
     from llm_footprint.energy.scenarios import fixed_workload
     from llm_footprint.energy.summary import aggregate
     from llm_footprint.loading import load_for_inference
@@ -172,7 +173,8 @@ def test_generate_workload_splits_prefill_and_decode_on_the_demo_model(demo_mode
     context = {"prompts": ["How are you today?", "What is the capital of France?"],
                "device": "cpu",
                "generation": {"max_new_tokens": 24, "do_sample": False, "seed": 0,
-                              "apply_chat_template": True}}
+                              "apply_chat_template": True},
+               "energy": {}, "ledger": RepeatLedger(tmp_path / "out", {"test": 1})}
     meter = WorkMeter(tmp_path, "emissions.csv", TRACKER, "cpu", idle_power_w=1.0)
     settings = {"workload": "generate", "batch_size": 2, "repeats": 2, "max_windows": None,
                 "split_prefill": True}
@@ -188,7 +190,9 @@ def test_generate_workload_splits_prefill_and_decode_on_the_demo_model(demo_mode
     aggregated = aggregate(result["runs"])
     assert aggregated["decode_hardware_energy_per_output_token_j"]["n"] == 2
     # without the split: no prefill run is measured
+    assert result["precision"]["fixed_workload"]["repeats"] == 2
     (tmp_path / "plain").mkdir()
+    context["ledger"] = RepeatLedger(tmp_path / "plain-out", {"test": 2})
     plain = fixed_workload.run(WorkMeter(tmp_path / "plain", "emissions.csv", TRACKER, "cpu"),
                                loaded, {**settings, "split_prefill": False, "repeats": 1},
                                context, "demo")

@@ -35,6 +35,36 @@ def load(config_path: str | Path) -> Plan:
     return Plan.from_config(config, SCHEMA, search_dirs=[Path.cwd(), SCHEMA.parents[2]])
 
 
+def _per_tuple(rule: str, jobs: list[dict[str, Any]], study_plan: Any) -> list[str]:
+    """One tuple's measurement time, expected and worst case, under its repeat rule."""
+    from .energy.repeats import Precision
+
+    energy = study_plan.config["energy"]
+    lines = []
+    for name in dict.fromkeys(j.get("scenario") for j in jobs):
+        job = next(j for j in jobs if j.get("scenario") == name)
+        precision = Precision.of(energy["scenarios"][name], energy) if name else Precision.of(
+            energy)
+        rule_text = (f"{precision.max_repeats} repeats" if precision.target is None else
+                     f"target {precision.target:.1%} half-width, {precision.min_repeats}-"
+                     f"{precision.max_repeats} repeats"
+                     + (f", at most {precision.max_minutes:g} min" if precision.max_minutes
+                        else ""))
+        lines.append(f"    per tuple{' (' + name + ')' if name else ''}: "
+                     f"{job['expected_minutes'] / 60:.2f} h expected, "
+                     f"{job['minutes'] / 60:.2f} h requested at worst ({rule_text})")
+    return lines
+
+
+def _expected_hours(jobs: list[dict[str, Any]]) -> float:
+    """GPU-hours the study takes when every precision target is met at min_repeats (the other
+    jobs at their requested time)."""
+    from .cluster_estimates import requested_minutes
+
+    return sum((requested_minutes(j["expected_minutes"]) if j.get("expected_minutes") is not None
+                else j["minutes"]) * j["gpus"] for j in jobs) / 60
+
+
 def plan(config_path: str | Path) -> str:
     study_plan = load(config_path)
     jobs = study_plan.gpu_jobs()
@@ -50,11 +80,18 @@ def plan(config_path: str | Path) -> str:
         line = f"  {rule:16s} {len(selected):3d} jobs, {requested:8.1f} GPU-hours requested"
         if rule == "measure_energy":
             total_windows = sum(j["window_minutes"] * j["gpus"] for j in selected) / 60
+            expected_windows = sum(j["expected_window_minutes"] * j["gpus"]
+                                   for j in selected) / 60
             energy_requested = requested
-            line += f" ({total_windows:.1f} GPU-hours of replay windows, exact)"
+            line += (f" ({total_windows:.1f} GPU-hours of replay windows at most, "
+                     f"{expected_windows:.1f} expected)")
         lines.append(line)
+        if rule in ("measure_energy", "measure_scenario"):
+            lines.extend(_per_tuple(rule, selected, study_plan))
     lines.append(f"  total            {len(jobs):3d} jobs, {total_requested:8.1f} GPU-hours "
                  f"requested (runtime limits: expected time + {TIME_MARGIN:.0%})")
+    lines.append(f"  expected                  {_expected_hours(jobs):8.1f} GPU-hours (every "
+                 f"precision target met at min_repeats; the requests above are the worst case)")
     if total_windows:
         lines.append(f"  requested / measurement windows: {total_requested / total_windows:.2f}x "
                      f"in all, {energy_requested / total_windows:.2f}x for the replays")

@@ -82,18 +82,42 @@ def evaluate_minutes(model_params_b: float) -> float:
     return base + per_billion * model_params_b
 
 
-def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: float) -> float:
-    """Expected minutes of one energy scenario job: the saturated loops are timed exactly; a
-    fixed workload is estimated like an evaluation per repeat (its warm-up included)."""
+def repeat_work_minutes(precision: Any, repeat_minutes: float, case: str) -> float:
+    """Minutes of one series of repeats: ``expected`` runs min_repeats (a precision target met
+    as soon as it can be), ``worst`` max_repeats, or max_minutes plus the repeat running then."""
+    if case == "expected":
+        return precision.min_repeats * repeat_minutes
+    worst = precision.max_repeats * repeat_minutes
+    if precision.max_minutes is not None:
+        worst = min(worst, precision.max_minutes + repeat_minutes)
+    return worst
+
+
+def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: float,
+                     case: str = "worst") -> float:
+    """Minutes of one energy scenario job (``case``: expected or worst, see
+    repeat_work_minutes): the saturated loops are timed exactly, per batch size; a fixed
+    workload is estimated like an evaluation per repeat (its warm-up included)."""
+    from .energy.repeats import Precision
+
     settings = energy["scenarios"][scenario]
+    precision = Precision.of(settings, energy)
     if scenario == "saturated":
-        work = len(settings["batch_sizes"]) * settings["repeats"] * settings["duration_s"] / 60
+        work = len(settings["batch_sizes"]) * repeat_work_minutes(
+            precision, settings["duration_s"] / 60, case)
     else:  # warm-up + repeats, each one pass over the workload
         base, per_billion = FIXED_WORKLOAD_MINUTES
-        work = (settings["repeats"] + 1) * (base + per_billion * model_params_b)
+        one_pass = base + per_billion * model_params_b
+        work = one_pass + repeat_work_minutes(precision, one_pass, case)
     return work + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
 
 
-def energy_minutes(energy: dict[str, Any]) -> float:
-    window = energy["schedule"]["duration_s"] * energy["repeats"] / 60
-    return window + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
+def replay_window_minutes(energy: dict[str, Any], case: str = "worst") -> float:
+    """Minutes of replay windows of one tuple (exact per window: the schedule is timed)."""
+    from .energy.repeats import Precision
+
+    return repeat_work_minutes(Precision.of(energy), energy["schedule"]["duration_s"] / 60, case)
+
+
+def energy_minutes(energy: dict[str, Any], case: str = "worst") -> float:
+    return replay_window_minutes(energy, case) + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN

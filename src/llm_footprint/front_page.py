@@ -90,7 +90,7 @@ def summary_section(summary: list[dict], scenarios: Sequence[str],
                        if c.startswith("gco2e_per_1000_output_tokens_")]
     headers += [f"g CO2e / 1000 tokens, {c.rsplit('_', 1)[1]}" for c in country_columns[:1]]
     headers += ["latency p50 / p95 s"]
-    body = []
+    body, imprecise = [], []
     for row in summary:
         cells = [f"{row['model']} / {row['variant']} @ {row['setup']}",
                  f"{fmt(row.get('size_on_disk_mb'), 4)} ({fmt(row.get('compression_ratio'), 3)}x)"]
@@ -99,6 +99,9 @@ def summary_section(summary: list[dict], scenarios: Sequence[str],
             text = with_change(row, column, change_stem(column))
             if scenario == "saturated" and row.get("saturated_knee_batch_size") is not None:
                 text += f" (batch {row['saturated_knee_batch_size']})"
+            if row.get(f"{scenario}_precision_target_met") is False:
+                text += " †"
+                imprecise.append(f"{row['variant']} @ {row['setup']} ({units[scenario]})")
             cells.append(text)
         cells += [fmt(row.get(c)) for c in country_columns[:1]]
         cells.append(f"{fmt(row.get('latency_p50_s'))} / {fmt(row.get('latency_p95_s'))}")
@@ -109,7 +112,12 @@ def summary_section(summary: list[dict], scenarios: Sequence[str],
               "the repeats for energy, a z-test on the standard errors for quality), n/a where "
               "it cannot be tested (fewer than two repeats or no interval). Full table: "
               "``tables/summary.csv``.", ""]
-    return lines + list_table("Per tuple", headers, body)
+    lines += list_table("Per tuple", headers, body)
+    if imprecise:
+        lines += ["† Its 95 % interval did not reach the precision target (energy.precision) "
+                  "within the repeats or minutes allowed: " + "; ".join(imprecise) + ". See the "
+                  "precision_* columns of the energy and scenario tables.", ""]
+    return lines
 
 
 def significant_changes(summary: list[dict]) -> list[str]:

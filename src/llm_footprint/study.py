@@ -112,12 +112,24 @@ STAGE_CHECKS: list[Callable[[dict[str, Any]], None]] = [
 ]
 
 
+def _check_precision(config: dict[str, Any]) -> None:
+    energy = config.get("energy") or {}
+    sections = [("energy.precision", energy.get("precision"))]
+    sections += [(f"energy.scenarios.{name}.precision", (scenario or {}).get("precision"))
+                 for name, scenario in (energy.get("scenarios") or {}).items()]
+    for key, precision in sections:
+        if precision and precision["min_repeats"] > precision["max_repeats"]:
+            raise ConfigError(f"{key}.min_repeats", f"{precision['min_repeats']} exceeds "
+                              f"max_repeats {precision['max_repeats']}")
+
+
 def check(config: dict[str, Any]) -> None:
     """The checks a JSON schema cannot express; raise ConfigError naming the key."""
     for section in ("models", "variants", "setups"):
         config.setdefault(section, {})  # absent only when measurements are imported
     for stage_check in STAGE_CHECKS:
         stage_check(config)
+    _check_precision(config)
 
 
 def data_path_keys(config: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:

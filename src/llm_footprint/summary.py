@@ -200,6 +200,10 @@ def summary_rows(tables: Tables, baseline_variant: str, teachers: dict[str, str 
             row[column] = value.mean if value else None
             row[f"{column}_ci95_half_width"] = value.ci95_half_width if value else None
             row[f"{scenario}_repeats"] = value.n if value else None
+            # energy.precision: whether the headline's interval reached its target
+            met = (measured or {}).get("precision_target_met")
+            row[f"{scenario}_precision_target_met"] = (None if met in (None, "") else
+                                                       str(met).lower() == "true")
             if scenario == "saturated":
                 row["saturated_knee_batch_size"] = (int(measured["batch_size"]) if measured
                                                     else None)

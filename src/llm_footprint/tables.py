@@ -142,6 +142,19 @@ def _with_intervals(row: dict[str, Any], aggregated: dict[str, Any],
     return row
 
 
+PRECISION_COLUMNS = ("precision_headline", "precision_target", "precision_ci95_rel_half_width",
+                     "precision_target_met", "precision_stopped_by")
+
+
+def _precision(achieved: dict[str, Any] | None) -> dict[str, Any]:
+    """How a figure's repeats ended (energy.precision): its headline, the target, the achieved
+    relative 95 % half-width and whether the target was met (empty for results without)."""
+    achieved = achieved or {}
+    return dict(zip(PRECISION_COLUMNS, (achieved.get("headline"), achieved.get("target"),
+                                        achieved.get("ci95_rel_half_width"),
+                                        achieved.get("target_met"), achieved.get("stopped_by"))))
+
+
 def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
     """One row per (model, variant, setup): the mean of each figure and its 95 % half-width."""
     rows = []
@@ -156,7 +169,8 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
                                          if r.get("started_utc")),
                "peak_rss_mb": summary.get("peak_memory", {}).get("rss_mb"),
                "peak_gpu_allocated_mb": summary.get("peak_memory", {}).get("gpu_allocated_mb"),
-               "nvml_gap_flagged": (summary.get("nvml_gap") or {}).get("flagged")}
+               "nvml_gap_flagged": (summary.get("nvml_gap") or {}).get("flagged"),
+               **_precision(summary.get("precision"))}
         rows.append(_with_intervals(row, summary["aggregate"], ENERGY_FIGURES))
     return rows
 
@@ -187,7 +201,8 @@ def scenario_rows(scenario: str, summary_dirs: Iterable[str | Path]) -> list[dic
         if scenario == "fixed_workload":
             workload = summary["workload"]
             row = {**ran, "workload": workload["workload"], "batch_size": workload["batch_size"],
-                   "repeats": len(summary["runs"])}
+                   "repeats": len(summary["runs"]),
+                   **_precision((summary.get("precision") or {}).get("fixed_workload"))}
             figures = SCENARIO_FIGURES + (PREFILL_DECODE_FIGURES if workload.get("split_prefill")
                                           else ())
             rows.append(_with_intervals(row, summary["aggregate"], figures))
@@ -195,7 +210,8 @@ def scenario_rows(scenario: str, summary_dirs: Iterable[str | Path]) -> list[dic
         for batch_size in summary["workload"]["batch_sizes"]:
             runs = [r for r in summary["runs"] if r["batch_size"] == batch_size]
             row = {**ran, "batch_size": batch_size, "repeats": len(runs),
-                   "is_knee": batch_size == summary["knee_batch_size"]}
+                   "is_knee": batch_size == summary["knee_batch_size"],
+                   **_precision((summary.get("precision") or {}).get(f"batch{batch_size}"))}
             aggregated = {name: mean_ci95([r[name] for r in runs])
                           for name in (*SCENARIO_FIGURES, "batch_latency_p50_s")
                           if runs and all(r.get(name) is not None for r in runs)}

@@ -99,8 +99,10 @@ def _kill_during(workdir: Path, configfile: Path, target: str, log: str,
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"{target} ended (rc {process.returncode}) before it could be killed")
+            # a writer's staging, or an energy measurement's ledger of completed repeats
             staged = staging_parent.is_dir() and any(
-                p.name.startswith(f".{Path(target).name}.") and p.name.endswith(".part")
+                p.name.startswith(f".{Path(target).name}.")
+                and p.name.endswith((".part", ".repeats"))
                 for p in staging_parent.iterdir())
             if (workdir / log).is_file() and (staged or not staged_early):
                 break

@@ -21,6 +21,7 @@ from ..checkpoint_info import sha256_file
 from ..loading import load_for_inference
 from .foreign_load import ForeignLoadMeter, check_foreign_load
 from .power_sources import combine as combine_power_sources
+from .repeats import Precision, RepeatLedger, run_repeats
 from .replay import make_generate, replay
 from .summary import J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w, run_figures
 from .token_timing import token_latency_figures
@@ -33,6 +34,9 @@ IDLE_EMISSIONS_FILE = "idle_emissions.csv"
 REQUESTS_FILE = "requests.jsonl"
 SUMMARY_FILE = "summary.json"
 MJ_PER_KWH = J_PER_KWH * 1000
+IDLE_SERIES = "idle"
+REPLAY_SERIES = "replay"
+HEADLINE = "hardware_energy_per_output_token_j"  # the replay's: energy per output token
 
 
 def _utc_now() -> str:
@@ -40,9 +44,10 @@ def _utc_now() -> str:
 
 
 def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
-                 max_foreign_cpu_share: float | None = None) -> dict[str, Any]:
+                 max_foreign_cpu_share: float | None = None,
+                 emissions_file: str = IDLE_EMISSIONS_FILE) -> dict[str, Any]:
     """Power with the model loaded and nothing to do, to split idle from dynamic energy."""
-    tracker = CheckedTracker(folder, IDLE_EMISSIONS_FILE, tracker_settings, experiment="idle")
+    tracker = CheckedTracker(folder, emissions_file, tracker_settings, experiment="idle")
     foreign = ForeignLoadMeter()
     foreign.start()
     tracker.start()
@@ -58,7 +63,40 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
     return idle
 
 
+def ledger_idle(ledger: RepeatLedger, energy: dict[str, Any]) -> dict[str, Any] | None:
+    """The idle window of a measurement, measured once and kept in its ledger (a resumed job
+    keeps the idle power its earlier repeats' dynamic energy was computed with)."""
+    if energy["idle_window_s"] <= 0:
+        return None
+    done = ledger.completed(IDLE_SERIES)
+    if done:
+        return done[0]
+    idle = measure_idle(ledger.folder, energy["tracker"], energy["idle_window_s"],
+                        energy.get("max_foreign_cpu_share"),
+                        emissions_file=ledger.emissions_file(IDLE_SERIES, 1))
+    ledger.save(IDLE_SERIES, 1, idle)
+    return idle
+
+
+def measurement_fingerprint(loaded: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """What completed repeats must share with a resumed job to be kept: the checkpoint, the
+    config section, the hardware (not the node's name: a requeue may land on a twin) and the
+    libraries' versions."""
+    hardware = {k: v for k, v in provenance.hardware().items()
+                if k not in ("hostname", "slurm_job_id", "slurm_partition")}
+    # how many repeats is not what a repeat measures: raising max_repeats keeps the done ones
+    config = json.loads(json.dumps(config, default=str))
+    for section in (config, *config.values(), *config.get("energy", {}).get("scenarios", {}).values()):
+        if isinstance(section, dict):
+            for key in ("precision", "repeats"):
+                section.pop(key, None)
+    return {"checkpoint": loaded.manifest, "dtype": loaded.dtype, "config": config,
+            "hardware": hardware, "versions": provenance.package_versions()}
+
+
 DEFAULT_MAX_NVML_GAP = 0.10
+CODECARBON_KEYS = ("cpu_model", "gpu_model", "cpu_count", "gpu_count", "tracking_mode",
+                   "codecarbon_version", "ram_total_size", "country_iso_code")
 
 
 def peak_memory(device: str) -> dict[str, float | None]:
@@ -138,25 +176,33 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
              warmup_s)
 
     nvml = NvmlEnergy()
-    runs: list[dict[str, Any]] = []
-    sources: list[dict[str, str]] = []  # how CodeCarbon obtained each component, per run
-    records: list[dict[str, Any]] = []
+    precision = Precision.of(energy)
+    ledger = RepeatLedger(out_dir, measurement_fingerprint(
+        loaded, {"energy": energy, "setup": setup, "schedule": sha256_file(schedule_json)}))
+
+    def measure_repeat(repeat: int, emissions_file: str) -> dict[str, Any]:
+        log.info("repeat %d (at most %d): %d requests over %.0f s", repeat,
+                 precision.max_repeats, len(requests), window_s)
+        tracker = CheckedTracker(ledger.folder, emissions_file, tracker_settings,
+                                 experiment=f"{model_id}/{variant_id}/{setup_id}/{repeat}")
+        figures, served, tracked = _measure_repeat(repeat, tracker, nvml, requests, generate,
+                                             window_s, factor, idle)
+        check_run(figures, len(requests), window_s, device, energy["max_duration_deviation"])
+        check_foreign_load(figures, energy.get("max_foreign_cpu_share"))
+        return {**figures, "power_sources": tracker.power_sources(),
+                "codecarbon": {k: tracked.get(k) for k in CODECARBON_KEYS},
+                "served": [{"repeat": repeat, **record} for record in served]}
+
+    idle = ledger_idle(ledger, energy)
+    done, achieved = run_repeats(ledger, REPLAY_SERIES, precision, HEADLINE, measure_repeat)
+    runs = [{k: v for k, v in r.items() if k not in ("served", "power_sources", "codecarbon")}
+            for r in done]
+    sources = [r["power_sources"] for r in done]  # how CodeCarbon obtained each component
+    records = [record for r in done for record in r["served"]]
     with atomic.staged_directory(out_dir) as staging:
-        idle = (measure_idle(staging, tracker_settings, energy["idle_window_s"],
-                             energy.get("max_foreign_cpu_share"))
-                if energy["idle_window_s"] > 0 else None)
-        for repeat in range(1, energy["repeats"] + 1):
-            log.info("repeat %d/%d: %d requests over %.0f s", repeat, energy["repeats"],
-                     len(requests), window_s)
-            tracker = CheckedTracker(staging, EMISSIONS_FILE, tracker_settings,
-                                     experiment=f"{model_id}/{variant_id}/{setup_id}/{repeat}")
-            figures, served, tracked = _measure_repeat(repeat, tracker, nvml, requests, generate,
-                                                       window_s, factor, idle)
-            check_run(figures, len(requests), window_s, device, energy["max_duration_deviation"])
-            sources.append(tracker.power_sources())
-            check_foreign_load(figures, energy.get("max_foreign_cpu_share"))
-            runs.append(figures)
-            records.extend({"repeat": repeat, **record} for record in served)
+        ledger.merge_emissions(staging / EMISSIONS_FILE, [REPLAY_SERIES])
+        if idle is not None:
+            ledger.merge_emissions(staging / IDLE_EMISSIONS_FILE, [IDLE_SERIES])
         atomic.write_jsonl(staging / REQUESTS_FILE, records)
         summary = {
             "study": study_name, "model": model_id, "variant": variant_id, "setup": setup_id,
@@ -177,13 +223,12 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
             "aggregate": aggregate(runs),
             "idle": idle,
             "nvml": {"available": nvml.available, "error": nvml.error},
-            "codecarbon": {k: tracked.get(k) for k in ("cpu_model", "gpu_model", "cpu_count",
-                                                       "gpu_count", "tracking_mode",
-                                                       "codecarbon_version", "ram_total_size",
-                                                       "country_iso_code")},
+            "precision": achieved,
+            "codecarbon": done[-1]["codecarbon"],
             "provenance": provenance.collect(config={"energy": energy, "setup": setup,
                                                      "manifest": loaded.manifest},
                                              seed=energy["generation"]["seed"]),
         }
         atomic.write_json(staging / SUMMARY_FILE, summary)
+    ledger.discard()
     return summary

@@ -45,11 +45,13 @@ class WorkMeter:
     nvml: NvmlEnergy = field(default_factory=NvmlEnergy)
     power_sources: list[dict[str, str]] = field(default_factory=list)
 
-    def measure(self, work: Callable[[], WorkResult], experiment: str) -> dict[str, Any]:
-        """Run ``work`` once under the tracker; its figures, or MeasurementError."""
+    def measure(self, work: Callable[[], WorkResult], experiment: str,
+                emissions_file: str | None = None) -> dict[str, Any]:
+        """Run ``work`` once under the tracker (its row into ``emissions_file``, by default the
+        meter's); its figures, or MeasurementError."""
         factor = self.tracker_settings["ram_correction_factor"]
-        tracker = CheckedTracker(self.folder, self.emissions_file, self.tracker_settings,
-                                 experiment=experiment)
+        tracker = CheckedTracker(self.folder, emissions_file or self.emissions_file,
+                                 self.tracker_settings, experiment=experiment)
         foreign = ForeignLoadMeter()
         nvml_start_mj = self.nvml.read_mj()
         started_utc = utc_now()

@@ -84,9 +84,8 @@ class JobResources:
             cluster.scenario_minutes(self.config["energy"], scenario, self.params_b(model)),
             attempt)
 
-    def energy_window_minutes(self) -> float:
-        energy = self.config["energy"]
-        return energy["schedule"]["duration_s"] * energy["repeats"] / 60
+    def energy_window_minutes(self, case: str = "worst") -> float:
+        return cluster.replay_window_minutes(self.config["energy"], case)
 
     # ---- per rule, as functions of a job's wildcards and attempt ---------------------------
 
@@ -157,12 +156,19 @@ class JobResources:
                   "minutes": self.evaluate_minutes(m)} for m, v in selection.evaluated]
         jobs += [{"rule": "measure_energy", "model": t.model, "variant": t.variant,
                   "setup": t.setup, "minutes": self.energy_minutes(),
-                  "window_minutes": self.energy_window_minutes()} for t in selection.measured]
+                  "window_minutes": self.energy_window_minutes(),
+                  "expected_window_minutes": self.energy_window_minutes("expected"),
+                  "expected_minutes": cluster.energy_minutes(self.config["energy"], "expected")}
+                 for t in selection.measured]
         jobs += [{"rule": "measure_scenario", "scenario": name, "model": t.model,
                   "variant": t.variant, "setup": t.setup,
-                  "minutes": self.scenario_minutes(name, t.model)}
+                  "minutes": self.scenario_minutes(name, t.model),
+                  "expected_minutes": cluster.scenario_minutes(
+                      self.config["energy"], name, self.params_b(t.model), "expected")}
                  for name in selection.scenarios for t in selection.measured]
         for job in jobs:
             job["gpus"] = self.slurm(job["setup"])["gpu"]
             job.setdefault("window_minutes", None)
+            job.setdefault("expected_window_minutes", None)
+            job.setdefault("expected_minutes", None)
         return jobs

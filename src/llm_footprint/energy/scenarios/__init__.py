@@ -19,8 +19,9 @@ from ... import atomic, provenance
 from ...loading import load_for_inference
 from ...quality.evaluate import perplexity_text
 from ...quality.task_sets import resolve_tasks
-from ..measure import measure_idle
+from ..measure import IDLE_EMISSIONS_FILE, IDLE_SERIES, ledger_idle, measurement_fingerprint
 from ..power_sources import combine as combine_power_sources
+from ..repeats import RepeatLedger
 from ..summary import aggregate, idle_power_w
 from ..tracked_work import WorkMeter
 from . import fixed_workload, saturated
@@ -58,15 +59,20 @@ def measure_scenario(scenario: str, model_id: str, variant_id: str, setup_id: st
     context = _context(schedule_json, energy, quality, device, scenario)
     loaded = load_for_inference(checkpoint_dir, device, threads)
     label = f"{model_id}/{variant_id}/{setup_id}"
+    ledger = RepeatLedger(out_dir, measurement_fingerprint(
+        loaded, {"energy": {k: v for k, v in energy.items() if k != "scenarios"},
+                 "scenario": settings, "setup": setup, "quality": quality}))
+    context.update(ledger=ledger, energy=energy)
+    idle = ledger_idle(ledger, energy)
+    meter = WorkMeter(ledger.folder, EMISSIONS_FILE, energy["tracker"], device,
+                      max_foreign_cpu_share=energy.get("max_foreign_cpu_share"),
+                      idle_power_w=(idle_power_w(idle, energy["tracker"]["ram_correction_factor"])
+                                    if idle else None))
+    result = SCENARIOS[scenario](meter, loaded, settings, context, label)
     with atomic.staged_directory(out_dir) as staging:
-        idle = (measure_idle(staging, energy["tracker"], energy["idle_window_s"],
-                             energy.get("max_foreign_cpu_share"))
-                if energy["idle_window_s"] > 0 else None)
-        meter = WorkMeter(staging, EMISSIONS_FILE, energy["tracker"], device,
-                          max_foreign_cpu_share=energy.get("max_foreign_cpu_share"),
-                          idle_power_w=(idle_power_w(idle, energy["tracker"]["ram_correction_factor"])
-                                        if idle else None))
-        result = SCENARIOS[scenario](meter, loaded, settings, context, label)
+        ledger.merge_emissions(staging / EMISSIONS_FILE, list(result["precision"]))
+        if idle is not None:
+            ledger.merge_emissions(staging / IDLE_EMISSIONS_FILE, [IDLE_SERIES])
         summary = {
             "study": study_name, "scenario": scenario, "model": model_id, "variant": variant_id,
             "setup": setup_id, "device": device, "dtype": loaded.dtype,
@@ -84,4 +90,5 @@ def measure_scenario(scenario: str, model_id: str, variant_id: str, setup_id: st
                 seed=energy["generation"]["seed"]),
         }
         atomic.write_json(staging / SUMMARY_FILE, summary)
+    ledger.discard()
     return summary

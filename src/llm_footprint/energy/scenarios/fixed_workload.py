@@ -1,4 +1,4 @@
-"""Scenario fixed_workload: the same work, done back to back ``repeats`` times (the paper's).
+"""Scenario fixed_workload: the same work, done back to back (the paper's: 30 times).
 
 The companion paper timed and metered the perplexity evaluation over WikiText-2, repeated 30
 times; its Tc and Ec are that workload's time and energy. Workload ``perplexity`` is that:
@@ -20,11 +20,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..repeats import Precision, run_repeats
 from ..summary import J_PER_KWH
 from ..tracked_work import WorkMeter
 from .workloads import generation_work, make_batch_generate, perplexity_work
 
 log = logging.getLogger(__name__)
+
+SERIES = "fixed_workload"
+HEADLINE = "hardware_energy_kwh"  # energy per run of the workload
 
 # figures of the prefill run kept in the repeat's record, as prefill_<name>
 PREFILL_FIGURES = ("wall_time_s", "hardware_energy_kwh", "hardware_energy_dynamic_kwh",
@@ -59,7 +63,8 @@ def decode_split(full: dict[str, Any], prefill: dict[str, Any]) -> dict[str, Any
 
 def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[str, Any],
         label: str) -> dict[str, Any]:
-    """Measure the workload ``settings['repeats']`` times; the runs and what the work was."""
+    """Measure the workload until its precision says stop (energy.repeats); the runs and what
+    the work was."""
     prefill_work = None
     if settings["workload"] == "perplexity":
         work = perplexity_work(loaded.model, loaded.tokenizer, context["perplexity_text"],
@@ -82,13 +87,16 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
                      "max_new_tokens": generation["max_new_tokens"],
                      "split_prefill": prefill_work is not None}
     work()  # warm-up: first forwards may compile kernels or fill caches
-    runs = []
-    for repeat in range(1, settings["repeats"] + 1):
-        prefill = (meter.measure(prefill_work, f"{label}/fixed_workload/{repeat}/prefill")
-                   if prefill_work else None)
-        figures = meter.measure(work, f"{label}/fixed_workload/{repeat}")
+
+    def measure_repeat(repeat: int, emissions_file: str) -> dict[str, Any]:
+        prefill = (meter.measure(prefill_work, f"{label}/fixed_workload/{repeat}/prefill",
+                                 emissions_file) if prefill_work else None)
+        figures = meter.measure(work, f"{label}/fixed_workload/{repeat}", emissions_file)
         if prefill is not None:
             figures.update(decode_split(figures, prefill))
-        runs.append({"repeat": repeat, "batch_size": settings["batch_size"], **figures})
+        return {"repeat": repeat, "batch_size": settings["batch_size"], **figures}
+
+    precision = Precision.of(settings, context["energy"])
+    runs, achieved = run_repeats(context["ledger"], SERIES, precision, HEADLINE, measure_repeat)
     return {"workload": {**described, "batch_size": settings["batch_size"],
-                         "repeats": settings["repeats"]}, "runs": runs}
+                         "repeats": len(runs)}, "runs": runs, "precision": {SERIES: achieved}}

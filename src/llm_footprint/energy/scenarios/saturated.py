@@ -1,8 +1,8 @@
 """Scenario saturated: a closed loop at each batch size, as fast as the hardware allows.
 
 For every batch size of ``batch_sizes``, batches of the schedule's prompts (cycled) are
-generated back to back for at least ``duration_s`` seconds under one tracked run (``repeats``
-times), each prompt with exactly max_new_tokens new tokens. Per batch size: tokens/s, energy
+generated back to back for at least ``duration_s`` seconds under one tracked run, repeated as
+energy.repeats says (per batch size), each prompt with exactly max_new_tokens new tokens. Per batch size: tokens/s, energy
 per output token and latency per batch. The knee is the batch size beyond which energy per
 token falls by less than ``knee_tolerance`` (a fraction) from one batch size to the next.
 """
@@ -14,9 +14,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..repeats import Precision, run_repeats
 from ..stats import mean_ci95, percentile
 from ..tracked_work import WorkMeter, WorkResult
 from .workloads import make_batch_generate
+
+HEADLINE = "hardware_energy_per_output_token_j"  # at each batch size
 
 
 def closed_loop(generate, prompts: Sequence[str], batch_size: int, duration_s: float,
@@ -58,14 +61,21 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
     generate = make_batch_generate(loaded.model, loaded.tokenizer, context["generation"],
                                    context["device"], fixed_length=True)
     runs, points = [], []
+    precision = Precision.of(settings, context["energy"])
+    achieved: dict[str, Any] = {}
     for batch_size in settings["batch_sizes"]:
         work = closed_loop(generate, context["prompts"], batch_size, settings["duration_s"],
                            context["generation"]["seed"])
         generate(context["prompts"][:batch_size], 0)  # warm-up at this shape
-        per_size = []
-        for repeat in range(1, settings["repeats"] + 1):
-            figures = meter.measure(work, f"{label}/saturated/batch{batch_size}/{repeat}")
-            per_size.append({"repeat": repeat, "batch_size": batch_size, **figures})
+        series = f"batch{batch_size}"
+
+        def measure_repeat(repeat: int, emissions_file: str, work=work, batch_size=batch_size,
+                           series=series) -> dict[str, Any]:
+            figures = meter.measure(work, f"{label}/saturated/{series}/{repeat}", emissions_file)
+            return {"repeat": repeat, "batch_size": batch_size, **figures}
+
+        per_size, achieved[series] = run_repeats(context["ledger"], series, precision, HEADLINE,
+                                                 measure_repeat)
         runs.extend(per_size)
         point = {"batch_size": batch_size}
         for name in ("tokens_per_s", "hardware_energy_per_output_token_j",
@@ -76,7 +86,7 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
             point[f"{name}_ci95_half_width"] = stats["ci95_half_width"] if stats else None
         points.append(point)
     return {"workload": {"batch_sizes": list(settings["batch_sizes"]),
-                         "duration_s": settings["duration_s"], "repeats": settings["repeats"],
+                         "duration_s": settings["duration_s"],
                          "max_new_tokens": context["generation"]["max_new_tokens"]},
             "points": points, "knee_batch_size": knee(points, settings["knee_tolerance"]),
-            "runs": runs}
+            "runs": runs, "precision": achieved}
