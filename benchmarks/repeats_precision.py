@@ -5,7 +5,9 @@ twice in one run, side by side: with the demo's former fixed counts (replay 3 wi
 workload 5 runs, saturated 1 run per batch size) and with the demo's precision targets
 (config.yaml: energy.precision and each scenario's own). Prints, per scenario and side, the
 measurement's wall time (s), the repeats run and the achieved relative 95 % half-width of the
-headline figure, and the target met or not.
+headline figure, and the target met or not. Then the three measurements once more, as the
+workflow runs them: one tuple job (llm_footprint.energy.tuple_job: one model load, one warm-up
+and one idle window) against the sum of the three measured one job each just before.
 
     .venv/bin/python benchmarks/repeats_precision.py [--model-dir DIR] [--threads 2]
 """
@@ -32,6 +34,7 @@ from llm_footprint import compression  # noqa: E402
 from llm_footprint.energy.measure import measure_energy  # noqa: E402
 from llm_footprint.energy.scenarios import measure_scenario  # noqa: E402
 from llm_footprint.energy.schedule import write_schedule  # noqa: E402
+from llm_footprint.energy.tuple_job import measure_tuple  # noqa: E402
 from llm_footprint.plan import Plan  # noqa: E402
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -79,9 +82,12 @@ def main() -> None:
         write_schedule(plans["precision"].schedule_params, schedule)
         print(f"{'scenario':15s} {'side':10s} {'wall s':>7s} {'series':>8s} {'repeats':>7s} "
               f"{'half-width':>10s} {'target':>7s} met")
+        separate_s = 0.0
         for name in ("timed_replay", "fixed_workload", "saturated"):
             for side, plan in plans.items():  # side by side, one after the other
                 result = measure(plan, name, checkpoint, schedule, scratch / f"{name}-{side}")
+                if side == "precision":
+                    separate_s += result["wall_s"]
                 for index, (series, achieved) in enumerate(result["series"].items()):
                     width = achieved["ci95_rel_half_width"]
                     target = achieved["target"]
@@ -92,6 +98,18 @@ def main() -> None:
                           f"{'-' if target is None else f'{target:.0%}':>7s} "
                           f"{'-' if achieved['target_met'] is None else achieved['target_met']}",
                           flush=True)
+        plan = plans["precision"]
+        setup = dict(plan.study.setup(plan.study.default_setup))
+        params = plan.measurement_params(plan.scenarios)
+        started = time.monotonic()
+        measure_tuple("smollm2-135m", "full", "cpu", checkpoint, schedule, params["energy"],
+                      setup, scratch / "tuple" / "energy",
+                      scenario_dirs={n: scratch / "tuple" / n for n in plan.scenarios},
+                      quality=params["quality"], threads=setup["cpus"])
+        shared_s = time.monotonic() - started
+        print(f"one tuple job (replay + {len(plan.scenarios)} scenarios, one load and idle "
+              f"window): {shared_s:.1f} s; one job each: {separate_s:.1f} s "
+              f"(ratio {shared_s / separate_s:.2f})", flush=True)
 
 
 if __name__ == "__main__":

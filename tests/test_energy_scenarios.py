@@ -101,19 +101,36 @@ def _study_with_scenarios():
     return config
 
 
-def test_plan_lists_one_job_per_scenario_and_tuple():
+def test_plan_measures_a_tuples_replay_and_scenarios_in_one_job():
     plan = Plan.from_config(_study_with_scenarios(), SCHEMA, search_dirs=[REPO])
     assert plan.scenarios == ["fixed_workload", "saturated"]
     assert plan.scenario_dirs("saturated") == [
         f"results/scenarios/saturated/smollm2-135m/{v}/laptop-cpu" for v in plan.study.variants]
+    assert plan.scenario_outputs() == {
+        name: f"results/scenarios/{name}/{{model}}/{{variant}}/{{setup}}"
+        for name in ("fixed_workload", "saturated")}
     targets = plan.all_targets()
     assert "results/tables/fixed_workload.csv" in targets
     assert "results/tables/saturated.csv" in targets
-    # a scenario's parameters hold only its own settings: adding another reruns nothing
-    assert set(plan.scenario_params("saturated")["energy"]["scenarios"]) == {"saturated"}
+    # the job's parameters: the scenarios' settings and the replay's
+    params = plan.measurement_params(plan.scenarios)
+    assert set(params["energy"]["scenarios"]) == {"fixed_workload", "saturated"}
+    assert params["quality"]["perplexity"]
     assert "scenarios" not in plan.replay_params
-    jobs = [j for j in plan.gpu_jobs() if j["rule"] == "measure_scenario"]
-    assert len(jobs) == 2 * len(plan.study.variants) and all(j["minutes"] > 0 for j in jobs)
+    assert plan.measurement_params([]) == {"energy": plan.replay_params, "quality": None}
+    jobs = plan.gpu_jobs()
+    assert {j["rule"] for j in jobs} >= {"measure_energy"}
+    measuring = [j for j in jobs if j["rule"] == "measure_energy"]
+    assert len(measuring) == len(plan.study.variants)  # one per tuple, not one per scenario
+    parts = measuring[0]["measurements"]
+    assert [p["measurement"] for p in parts] == ["timed_replay", "fixed_workload", "saturated"]
+    assert all(0 < p["expected"] <= p["worst"] for p in parts)
+    # one load and idle window: the job is shorter than its parts measured one job each
+    from llm_footprint.cluster_estimates import ENERGY_OVERHEAD_MIN, requested_minutes
+    idle_and_load = plan.config["energy"]["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
+    separate = sum(p["worst"] for p in parts) + 2 * idle_and_load
+    assert measuring[0]["minutes"] == requested_minutes(sum(p["worst"] for p in parts))
+    assert measuring[0]["minutes"] < requested_minutes(separate)
 
 
 def test_tradeoff_from_a_scenario_that_is_not_measured_is_refused():

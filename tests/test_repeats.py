@@ -145,7 +145,8 @@ def test_the_planner_requests_the_worst_case_and_prints_the_expected():
     assert cluster_estimates.repeat_work_minutes(Precision(0.02, 3, 20, 240), 30,
                                                  "worst") == 270  # the cap plus one window
     report = cluster.plan(REPO / "configs" / "thesis.yaml")
-    assert "per tuple: 1.67 h expected, 4.38 h requested at worst (target 2.0% half-width, " \
+    assert "per tuple: one job, 1.67 h expected, 4.38 h requested at worst" in report
+    assert "timed_replay: 1.67 h expected, 4.17 h at worst (target 2.0% half-width, " \
            "3-8 repeats, at most 240 min)" in report
     assert "expected" in report.splitlines()[-1] or any(
         line.strip().startswith("expected") for line in report.splitlines())

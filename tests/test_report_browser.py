@@ -59,8 +59,8 @@ def test_summary_recommendation_and_footprint_tables(demo_study_run):
     assert sparse["feasible"] == "False" and "token_perplexity" in sparse["breaks"]
 
     footprint = {r["rule"]: r for r in rows(tables / "study_footprint.csv")}
-    assert {"prepare_model", "compress", "evaluate", "measure_energy", "measure_scenario",
-            "total"} <= set(footprint)
+    assert {"prepare_model", "compress", "evaluate", "measure_energy",
+            "measure_energy (scenarios)", "total"} <= set(footprint)
     assert int(footprint["compress"]["jobs"]) == 6 and int(footprint["evaluate"]["jobs"]) == 6
     parts = sum(float(r["hardware_energy_kwh"]) for k, r in footprint.items() if k != "total")
     assert float(footprint["total"]["hardware_energy_kwh"]) == pytest.approx(parts)

@@ -250,6 +250,14 @@ def test_energy_scenarios_of_every_variant(compressed):
     assert all(float(r["tokens_per_s"]) > 0 for r in saturated)
     for variant in VARIANTS:
         assert sum(r["is_knee"] == "True" for r in saturated if r["variant"] == variant) == 1
+        # one measuring job per tuple: the scenarios ran on the replay's loaded model and idle
+        replay = json.loads((_energy_dir(workdir, variant) / "summary.json").read_text())
+        for name in ("fixed_workload", "saturated"):
+            summary = json.loads((workdir / "results/scenarios" / name / "smollm2-135m" / variant /
+                                  "laptop-cpu" / "summary.json").read_text())
+            assert summary["idle_shared_with"] == "timed_replay"
+            assert summary["idle"] == replay["idle"]
+            assert summary["load_time_s"] == replay["load_time_s"]
 
 
 def test_energy_measurements_never_overlap(compressed):

@@ -35,24 +35,41 @@ def load(config_path: str | Path) -> Plan:
     return Plan.from_config(config, SCHEMA, search_dirs=[Path.cwd(), SCHEMA.parents[2]])
 
 
-def _per_tuple(rule: str, jobs: list[dict[str, Any]], study_plan: Any) -> list[str]:
-    """One tuple's measurement time, expected and worst case, under its repeat rule."""
-    from .energy.repeats import Precision
-
+def _per_tuple(jobs: list[dict[str, Any]], study_plan: Any) -> list[str]:
+    """A tuple's measuring job, expected and worst case, and each of its measurements under its
+    repeat rule."""
     energy = study_plan.config["energy"]
     lines = []
-    for name in dict.fromkeys(j.get("scenario") for j in jobs):
-        job = next(j for j in jobs if j.get("scenario") == name)
-        precision = Precision.of(energy["scenarios"][name], energy) if name else Precision.of(
-            energy)
+    # the scenarios' time depends on the model's size: one block per distinct job length
+    shown: dict[tuple[float, int], list[str]] = {}
+    for job in jobs:
+        models = shown.setdefault((job["expected_minutes"], job["minutes"]), [])
+        if job["model"] not in models:
+            models.append(job["model"])
+    for job in {(j["expected_minutes"], j["minutes"]): j for j in jobs}.values():
+        lines.extend(_tuple_lines(job, shown[(job["expected_minutes"], job["minutes"])],
+                                  energy, len(shown) > 1))
+    return lines
+
+
+def _tuple_lines(job: dict[str, Any], models: list[str], energy: dict[str, Any],
+                 name_models: bool) -> list[str]:
+    from .energy.repeats import Precision
+
+    of = f" of {', '.join(models)}" if name_models else ""
+    lines = [f"    per tuple{of}: one job, {job['expected_minutes'] / 60:.2f} h expected, "
+             f"{job['minutes'] / 60:.2f} h requested at worst (one model load and idle window)"]
+    for part in job["measurements"]:
+        name = part["measurement"]
+        precision = (Precision.of(energy) if name == "timed_replay"
+                     else Precision.of(energy["scenarios"][name], energy))
         rule_text = (f"{precision.max_repeats} repeats" if precision.target is None else
                      f"target {precision.target:.1%} half-width, {precision.min_repeats}-"
                      f"{precision.max_repeats} repeats"
                      + (f", at most {precision.max_minutes:g} min" if precision.max_minutes
                         else ""))
-        lines.append(f"    per tuple{' (' + name + ')' if name else ''}: "
-                     f"{job['expected_minutes'] / 60:.2f} h expected, "
-                     f"{job['minutes'] / 60:.2f} h requested at worst ({rule_text})")
+        lines.append(f"      {name}: {part['expected'] / 60:.2f} h expected, "
+                     f"{part['worst'] / 60:.2f} h at worst ({rule_text})")
     return lines
 
 
@@ -71,9 +88,9 @@ def plan(config_path: str | Path) -> str:
     lines = [f"study {study_plan.study.name}: {len(jobs)} compute-node jobs, "
              f"{len(study_plan.tuples)} tuples run, {len(study_plan.left_out)} left out"]
     total_requested = total_windows = energy_requested = 0.0
-    for rule in ("compress", "compress_step", "evaluate", "measure_energy", "measure_scenario"):
+    for rule in ("compress", "compress_step", "evaluate", "measure_energy"):
         selected = [j for j in jobs if j["rule"] == rule]
-        if not selected and rule in ("compress_step", "measure_scenario"):
+        if not selected and rule == "compress_step":
             continue
         requested = sum(j["minutes"] * j["gpus"] for j in selected) / 60
         total_requested += requested
@@ -86,8 +103,8 @@ def plan(config_path: str | Path) -> str:
             line += (f" ({total_windows:.1f} GPU-hours of replay windows at most, "
                      f"{expected_windows:.1f} expected)")
         lines.append(line)
-        if rule in ("measure_energy", "measure_scenario"):
-            lines.extend(_per_tuple(rule, selected, study_plan))
+        if rule == "measure_energy" and selected:
+            lines.extend(_per_tuple(selected, study_plan))
     lines.append(f"  total            {len(jobs):3d} jobs, {total_requested:8.1f} GPU-hours "
                  f"requested (runtime limits: expected time + {TIME_MARGIN:.0%})")
     lines.append(f"  expected                  {_expected_hours(jobs):8.1f} GPU-hours (every "

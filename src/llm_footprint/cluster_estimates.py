@@ -95,21 +95,20 @@ def repeat_work_minutes(precision: Any, repeat_minutes: float, case: str) -> flo
 
 def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: float,
                      case: str = "worst") -> float:
-    """Minutes of one energy scenario job (``case``: expected or worst, see
-    repeat_work_minutes): the saturated loops are timed exactly, per batch size; a fixed
-    workload is estimated like an evaluation per repeat (its warm-up included)."""
+    """Minutes one energy scenario adds to its tuple's measuring job, which has loaded the
+    model and idled already (``case``: expected or worst, see repeat_work_minutes): the
+    saturated loops are timed exactly, per batch size; a fixed workload is estimated like an
+    evaluation per repeat (its warm-up included)."""
     from .energy.repeats import Precision
 
     settings = energy["scenarios"][scenario]
     precision = Precision.of(settings, energy)
     if scenario == "saturated":
-        work = len(settings["batch_sizes"]) * repeat_work_minutes(
+        return len(settings["batch_sizes"]) * repeat_work_minutes(
             precision, settings["duration_s"] / 60, case)
-    else:  # warm-up + repeats, each one pass over the workload
-        base, per_billion = FIXED_WORKLOAD_MINUTES
-        one_pass = base + per_billion * model_params_b
-        work = one_pass + repeat_work_minutes(precision, one_pass, case)
-    return work + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
+    base, per_billion = FIXED_WORKLOAD_MINUTES  # warm-up + repeats, each one workload pass
+    one_pass = base + per_billion * model_params_b
+    return one_pass + repeat_work_minutes(precision, one_pass, case)
 
 
 def replay_window_minutes(energy: dict[str, Any], case: str = "worst") -> float:
@@ -120,4 +119,13 @@ def replay_window_minutes(energy: dict[str, Any], case: str = "worst") -> float:
 
 
 def energy_minutes(energy: dict[str, Any], case: str = "worst") -> float:
+    """Minutes of a replay on its own: model load and warm-up, the idle window, the windows."""
     return replay_window_minutes(energy, case) + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
+
+
+def measurement_minutes(energy: dict[str, Any], scenarios: list[str], model_params_b: float,
+                        case: str = "worst") -> float:
+    """Minutes of a tuple's one measuring job: one load and idle window, the replay, then each
+    scenario on the loaded model."""
+    return energy_minutes(energy, case) + sum(
+        scenario_minutes(energy, name, model_params_b, case) for name in scenarios)

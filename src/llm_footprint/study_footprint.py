@@ -44,7 +44,7 @@ def measurement_row(summary_json: str | Path, rule: str, gpus: int) -> dict[str,
     energy = sum(run["hardware_energy_kwh"] for run in summary["runs"])
     seconds = sum(run["duration_s"] for run in summary["runs"])
     idle = summary.get("idle") or {}
-    if idle:
+    if idle and not summary.get("idle_shared_with"):  # a shared window is the replay's
         energy += idle["cpu_energy_kwh"] + idle["gpu_energy_kwh"] + idle["ram_energy_kwh"] * correction
         seconds += idle["duration_s"]
     return {"rule": rule, "wildcards": {k: summary.get(k) for k in ("model", "variant", "setup")},
@@ -95,7 +95,7 @@ def study_footprint_table(records: Iterable[str | Path], replays: Iterable[str |
                                     gpus_of.get(read_json(summary)["setup"], 0)))
     for folder in scenarios:
         summary = Path(folder) / "summary.json"
-        jobs.append(measurement_row(summary, "measure_scenario",
+        jobs.append(measurement_row(summary, "measure_energy (scenarios)",
                                     gpus_of.get(read_json(summary)["setup"], 0)))
     if not jobs:
         raise RuntimeError("no job footprint and no measurement: nothing to account for")

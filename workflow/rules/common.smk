@@ -42,10 +42,6 @@ def setup_spec(wildcards):
     return PLAN.runtime_setup(wildcards.setup)
 
 
-def scenario_params(wildcards):
-    return PLAN.scenario_params(wildcards.scenario)
-
-
 def scenario_dirs(wildcards):
     return PLAN.scenario_dirs(wildcards.scenario)
 

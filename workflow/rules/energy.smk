@@ -17,15 +17,22 @@ rule prompt_schedule:
         "../scripts/prompt_schedule.py"
 
 
-# Energy runs spoil each other's measurement: each takes the whole `energy_exclusive`
-# capacity, which every other heavy job needs a share of (llm_footprint.plan), so on one
-# machine a measurement never overlaps another job of the workflow.
+# One job per (model, variant, setup) measures everything: the model is loaded, warmed up and
+# idles once, then the timed replay and each scenario (energy.scenarios) run on it, each output
+# written as soon as it is done (llm_footprint.energy.tuple_job). Energy runs spoil each other's
+# measurement: each takes the whole `energy_exclusive` capacity, which every other heavy job
+# needs a share of (llm_footprint.plan), so on one machine a measurement never overlaps
+# another job of the workflow.
 rule measure_energy:
     input:
         model=PLAN.paths.model(),
         checkpoint=PLAN.paths.checkpoint(),
         schedule=PLAN.paths.schedule,
     output:
+        **{
+            name: directory(pattern)
+            for name, pattern in PLAN.scenario_outputs().items()
+        },
         measurement=directory(PLAN.paths.energy()),
     log:
         PLAN.paths.log("measure_energy", "{model}", "{variant}", "{setup}"),
@@ -35,7 +42,8 @@ rule measure_energy:
     resources:
         **PLAN.resources("measure_energy"),
     params:
-        energy=PLAN.replay_params,
+        settings=PLAN.measurement_params(PLAN.scenarios),
+        scenarios=PLAN.scenarios,
         setup=setup_spec,
         study=PLAN.study.name,
     script:
@@ -60,32 +68,7 @@ rule energy_table:
         "../scripts/energy_table.py"
 
 
-# The scenarios beside the replay (energy.scenarios): the same tracker and checks, the same
-# exclusive use of the machine.
-rule measure_scenario:
-    input:
-        model=PLAN.paths.model(),
-        checkpoint=PLAN.paths.checkpoint(),
-        schedule=PLAN.paths.schedule,
-    output:
-        measurement=directory(PLAN.paths.scenario()),
-    log:
-        PLAN.paths.log(
-            "measure_scenario", "{scenario}", "{model}", "{variant}", "{setup}"
-        ),
-    conda:
-        "../../envs/energy.yaml"
-    threads: PLAN.threads_of("measure_scenario")
-    resources:
-        **PLAN.resources("measure_scenario"),
-    params:
-        settings=scenario_params,
-        setup=setup_spec,
-        study=PLAN.study.name,
-    script:
-        "../scripts/measure_scenario.py"
-
-
+# Each scenario's table, from the folders the tuples' measure_energy jobs wrote.
 rule scenario_table:
     input:
         measurements=scenario_dirs,

@@ -1,10 +1,12 @@
-"""Rule measure_energy -> llm_footprint.energy.measure.measure_energy."""
+"""Rule measure_energy -> llm_footprint.energy.tuple_job.measure_tuple."""
 from _job import call, start
 
 start(snakemake, offline=True)
-from llm_footprint.energy.measure import measure_energy
+from llm_footprint.energy.tuple_job import measure_tuple
 
-call(measure_energy, snakemake, checkpoint_dir=snakemake.input.checkpoint,
-     schedule_json=snakemake.input.schedule, energy=snakemake.params.energy,
-     setup=snakemake.params.setup, out_dir=snakemake.output.measurement,
+call(measure_tuple, snakemake, checkpoint_dir=snakemake.input.checkpoint,
+     schedule_json=snakemake.input.schedule, energy=snakemake.params.settings["energy"],
+     quality=snakemake.params.settings["quality"], setup=snakemake.params.setup,
+     out_dir=snakemake.output.measurement,
+     scenario_dirs={name: snakemake.output[name] for name in snakemake.params.scenarios},
      study_name=snakemake.params.study)

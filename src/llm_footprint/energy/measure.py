@@ -63,14 +63,25 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
     return idle
 
 
-def ledger_idle(ledger: RepeatLedger, energy: dict[str, Any]) -> dict[str, Any] | None:
+# an idle window measured for one output of a job, and the ledger folder holding it
+SharedIdle = tuple[dict[str, Any], Path]
+
+
+def ledger_idle(ledger: RepeatLedger, energy: dict[str, Any],
+                shared: SharedIdle | None = None) -> dict[str, Any] | None:
     """The idle window of a measurement, measured once and kept in its ledger (a resumed job
-    keeps the idle power its earlier repeats' dynamic energy was computed with)."""
+    keeps the idle power its earlier repeats' dynamic energy was computed with). ``shared``:
+    the window another output of the same job (same model, loaded once) measured, adopted
+    instead of idling again."""
     if energy["idle_window_s"] <= 0:
         return None
     done = ledger.completed(IDLE_SERIES)
     if done:
         return done[0]
+    if shared is not None:
+        record, source = shared
+        ledger.adopt(IDLE_SERIES, 1, record, source)
+        return record
     idle = measure_idle(ledger.folder, energy["tracker"], energy["idle_window_s"],
                         energy.get("max_foreign_cpu_share"),
                         emissions_file=ledger.emissions_file(IDLE_SERIES, 1))
@@ -157,8 +168,11 @@ def _measure_repeat(repeat: int, tracker: Any, nvml: Any, requests: list[dict[st
 
 def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir: str | Path,
                    schedule_json: str | Path, energy: dict[str, Any], setup: dict[str, Any],
-                   out_dir: str | Path, threads: int = 1,
-                   study_name: str | None = None) -> dict[str, Any]:
+                   out_dir: str | Path, threads: int = 1, study_name: str | None = None,
+                   loaded: Any = None, keep_ledger: bool = False) -> dict[str, Any]:
+    """Replay the schedule until its precision says stop and write ``out_dir``. ``loaded``: the
+    model already loaded by the job (llm_footprint.energy.tuple_job); ``keep_ledger``: leave
+    the completed repeats for the job to discard once all its outputs are written."""
     schedule = json.loads(Path(schedule_json).read_text(encoding="utf-8"))
     requests = schedule["requests"]
     window_s = float(schedule["duration_s"])
@@ -166,7 +180,8 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
     factor = tracker_settings["ram_correction_factor"]
     device = setup["device"]
 
-    loaded = load_for_inference(checkpoint_dir, device, threads)
+    if loaded is None:
+        loaded = load_for_inference(checkpoint_dir, device, threads)
     generate = make_generate(loaded.model, loaded.tokenizer, energy["generation"], device)
     warmup_started = time.monotonic()
     for request in requests[: energy["warmup_requests"]]:
@@ -230,5 +245,6 @@ def measure_energy(model_id: str, variant_id: str, setup_id: str, checkpoint_dir
                                              seed=energy["generation"]["seed"]),
         }
         atomic.write_json(staging / SUMMARY_FILE, summary)
-    ledger.discard()
+    if not keep_ledger:
+        ledger.discard()
     return summary

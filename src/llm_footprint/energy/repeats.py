@@ -88,8 +88,7 @@ class RepeatLedger:
     """Completed repeats of one job's measurement, kept beside its output folder."""
 
     def __init__(self, out_dir: str | Path, fingerprint: dict[str, Any]):
-        out_dir = Path(out_dir)
-        self.folder = out_dir.parent / f".{out_dir.name}.repeats"
+        self.folder = self.folder_of(out_dir)
         digest = fingerprint_digest(fingerprint)
         recorded = self.folder / FINGERPRINT_FILE
         if self.folder.is_dir():
@@ -103,6 +102,13 @@ class RepeatLedger:
                 shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic.write_json(recorded, {"sha256": digest, "fingerprint": fingerprint})
+
+    @staticmethod
+    def folder_of(out_dir: str | Path) -> Path:
+        """The ledger's folder: hidden beside the output, so a rerun's removal of the output
+        (Snakemake removes a job's outputs before it runs) leaves it."""
+        out_dir = Path(out_dir)
+        return out_dir.parent / f".{out_dir.name}.repeats"
 
     def _record(self, series: str, repeat: int) -> Path:
         return self.folder / f"{series}-{repeat:04d}.json"
@@ -124,6 +130,13 @@ class RepeatLedger:
     def save(self, series: str, repeat: int, record: dict[str, Any]) -> None:
         atomic.write_json(self._record(series, repeat), record)
 
+    def adopt(self, series: str, repeat: int, record: dict[str, Any], source: Path) -> None:
+        """Keep a repeat measured into another ledger (``source``, a folder) as this one's: its
+        CodeCarbon file, then its record (a measurement shared by a job's outputs)."""
+        name = f"{series}-{repeat:04d}.emissions.csv"
+        atomic.write_text(self.folder / name, (Path(source) / name).read_text(encoding="utf-8"))
+        self.save(series, repeat, record)
+
     def merge_emissions(self, target: str | Path, series: list[str]) -> int:
         """CodeCarbon's rows of every completed repeat, in order, into one file (one header);
         returns the rows written."""
@@ -140,6 +153,11 @@ class RepeatLedger:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    @classmethod
+    def discard_folder(cls, out_dir: str | Path) -> None:
+        """Remove the ledger of ``out_dir``'s measurement (once its output is written)."""
+        shutil.rmtree(cls.folder_of(out_dir), ignore_errors=True)
 
 
 def run_repeats(ledger: RepeatLedger, series: str, precision: Precision, headline: str,

@@ -63,7 +63,8 @@ class WorkMeter:
         tracked = tracker.stop()
         foreign_figures = foreign.stop()
         nvml_end_mj = self.nvml.read_mj()
-        self.power_sources.append(tracker.power_sources())
+        sources = tracker.power_sources()
+        self.power_sources.append(sources)
 
         figures = component_figures(tracked, factor)
         tokens = int(result["tokens"])
@@ -75,7 +76,8 @@ class WorkMeter:
                                                 / tokens if tokens else None),
             nvml_gpu_energy_kwh=((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
                                  if nvml_start_mj is not None else None),
-            **{k: v for k, v in result.items() if k != "tokens"}, **foreign_figures)
+            **{k: v for k, v in result.items() if k != "tokens"}, **foreign_figures,
+            power_sources=sources)  # kept with the repeat: a resumed job reports them too
         if self.idle_power_w is not None:
             add_dynamic_energy(figures, self.idle_power_w)
         problems = energy_problems(figures, self.device)

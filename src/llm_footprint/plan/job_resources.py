@@ -23,9 +23,10 @@ from .steps import Steps
 ENERGY_EXCLUSIVE_CAPACITY = 100
 
 # The rules that run models, and the setup each runs on (None: wherever the cluster puts it).
-MODEL_RULES = ("compress", "compress_step", "evaluate", "measure_energy", "measure_scenario")
-# rules that measure energy: each takes the whole energy_exclusive capacity
-MEASURING_RULES = ("measure_energy", "measure_scenario")
+MODEL_RULES = ("compress", "compress_step", "evaluate", "measure_energy")
+# rules that measure energy (one job per tuple: its replay and scenarios): each takes the
+# whole energy_exclusive capacity
+MEASURING_RULES = ("measure_energy",)
 
 
 class JobResources:
@@ -76,13 +77,25 @@ class JobResources:
     def evaluate_minutes(self, model: str, attempt: int = 1) -> int:
         return cluster.requested_minutes(cluster.evaluate_minutes(self.params_b(model)), attempt)
 
-    def energy_minutes(self, attempt: int = 1) -> int:
-        return cluster.requested_minutes(cluster.energy_minutes(self.config["energy"]), attempt)
+    def energy_minutes(self, model: str, attempt: int = 1, case: str = "worst") -> int:
+        """Runtime request of a tuple's measuring job (``case`` "expected": every precision
+        target met at min_repeats)."""
+        return cluster.requested_minutes(self.measurement_minutes(model, case), attempt)
 
-    def scenario_minutes(self, scenario: str, model: str, attempt: int = 1) -> int:
-        return cluster.requested_minutes(
-            cluster.scenario_minutes(self.config["energy"], scenario, self.params_b(model)),
-            attempt)
+    def measurement_minutes(self, model: str, case: str = "worst") -> float:
+        """Minutes a tuple's measuring job takes, before the margin: the replay and scenarios."""
+        return cluster.measurement_minutes(self.config["energy"], self.selection.scenarios,
+                                           self.params_b(model), case)
+
+    def measurement_parts(self, model: str) -> list[dict[str, Any]]:
+        """Each measurement of a tuple's job, with its expected and worst-case minutes."""
+        energy = self.config["energy"]
+        parts = [{"measurement": "timed_replay",
+                  **{case: cluster.energy_minutes(energy, case) for case in ("expected", "worst")}}]
+        parts += [{"measurement": name,
+                   **{case: cluster.scenario_minutes(energy, name, self.params_b(model), case)
+                      for case in ("expected", "worst")}} for name in self.selection.scenarios]
+        return parts
 
     def energy_window_minutes(self, case: str = "worst") -> float:
         return cluster.replay_window_minutes(self.config["energy"], case)
@@ -124,9 +137,7 @@ class JobResources:
                 return self.compress_step_minutes(wildcards.model, wildcards.step, attempt)
             if rule == "evaluate":
                 return self.evaluate_minutes(wildcards.model, attempt)
-            if rule == "measure_scenario":
-                return self.scenario_minutes(wildcards.scenario, wildcards.model, attempt)
-            return self.energy_minutes(attempt)
+            return self.energy_minutes(wildcards.model, attempt)
 
         def energy_exclusive(wildcards: Any) -> int:
             if rule in MEASURING_RULES:
@@ -155,17 +166,12 @@ class JobResources:
         jobs += [{"rule": "evaluate", "model": m, "variant": v, "setup": default,
                   "minutes": self.evaluate_minutes(m)} for m, v in selection.evaluated]
         jobs += [{"rule": "measure_energy", "model": t.model, "variant": t.variant,
-                  "setup": t.setup, "minutes": self.energy_minutes(),
+                  "setup": t.setup, "minutes": self.energy_minutes(t.model),
                   "window_minutes": self.energy_window_minutes(),
                   "expected_window_minutes": self.energy_window_minutes("expected"),
-                  "expected_minutes": cluster.energy_minutes(self.config["energy"], "expected")}
+                  "expected_minutes": self.measurement_minutes(t.model, "expected"),
+                  "measurements": self.measurement_parts(t.model)}
                  for t in selection.measured]
-        jobs += [{"rule": "measure_scenario", "scenario": name, "model": t.model,
-                  "variant": t.variant, "setup": t.setup,
-                  "minutes": self.scenario_minutes(name, t.model),
-                  "expected_minutes": cluster.scenario_minutes(
-                      self.config["energy"], name, self.params_b(t.model), "expected")}
-                 for name in selection.scenarios for t in selection.measured]
         for job in jobs:
             job["gpus"] = self.slurm(job["setup"])["gpu"]
             job.setdefault("window_minutes", None)

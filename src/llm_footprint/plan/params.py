@@ -50,10 +50,22 @@ class JobParams:
         return canonical({k: v for k, v in self.config["energy"].items() if k != "scenarios"})
 
     def scenario_params(self, scenario: str) -> dict[str, Any]:
-        """What a scenario job depends on: the energy section with only its own scenario, and
+        """What one scenario depends on: the energy section with only its own scenario, and
         the perplexity text's settings for the perplexity workload."""
         energy = {k: v for k, v in self.config["energy"].items() if k != "scenarios"}
         energy["scenarios"] = {scenario: self.config["energy"]["scenarios"][scenario]}
+        quality = {k: self.config["quality"][k] for k in ("perplexity", "tasks", "task_set")}
+        return canonical({"energy": energy, "quality": quality})
+
+    def measurement_params(self, scenarios: list[str]) -> dict[str, Any]:
+        """What a tuple's measuring job depends on: the replay's settings and, with scenarios,
+        theirs and the perplexity text's (a study without scenarios reruns no replay when its
+        quality tasks change)."""
+        if not scenarios:
+            return {"energy": self.replay_params, "quality": None}
+        energy = {k: v for k, v in self.config["energy"].items() if k != "scenarios"}
+        energy["scenarios"] = {name: self.config["energy"]["scenarios"][name]
+                               for name in scenarios}
         quality = {k: self.config["quality"][k] for k in ("perplexity", "tasks", "task_set")}
         return canonical({"energy": energy, "quality": quality})
 

@@ -56,6 +56,10 @@ class Targets:
     def scenario_dirs(self, scenario: str) -> list[str]:
         return [self.paths.scenario(scenario, *t) for t in self.selection.measured]
 
+    def scenario_outputs(self) -> dict[str, str]:
+        """Scenario name -> its folder's pattern: outputs of the tuple's measuring job."""
+        return {name: self.paths.scenario(name) for name in self.selection.scenarios}
+
     def scenario_tables(self) -> list[str]:
         return [self.paths.table(name) for name in self.selection.scenarios]
 

@@ -19,7 +19,7 @@ from ... import atomic, provenance
 from ...loading import load_for_inference
 from ...quality.evaluate import perplexity_text
 from ...quality.task_sets import resolve_tasks
-from ..measure import IDLE_EMISSIONS_FILE, IDLE_SERIES, ledger_idle, measurement_fingerprint
+from ..measure import IDLE_EMISSIONS_FILE, IDLE_SERIES, SharedIdle, ledger_idle, measurement_fingerprint
 from ..power_sources import combine as combine_power_sources
 from ..repeats import RepeatLedger
 from ..summary import aggregate, idle_power_w
@@ -49,26 +49,32 @@ def _context(schedule_json: str | Path, energy: dict[str, Any], quality: dict[st
 def measure_scenario(scenario: str, model_id: str, variant_id: str, setup_id: str,
                      checkpoint_dir: str | Path, schedule_json: str | Path,
                      energy: dict[str, Any], quality: dict[str, Any], setup: dict[str, Any],
-                     out_dir: str | Path, threads: int = 1,
-                     study_name: str | None = None) -> dict[str, Any]:
-    """Run one scenario on one (model, variant, setup) and write its folder."""
+                     out_dir: str | Path, threads: int = 1, study_name: str | None = None,
+                     loaded: Any = None, shared_idle: SharedIdle | None = None,
+                     keep_ledger: bool = False) -> dict[str, Any]:
+    """Run one scenario on one (model, variant, setup) and write its folder. ``loaded``,
+    ``shared_idle``: the model and idle window of the job's replay
+    (llm_footprint.energy.tuple_job); ``keep_ledger`` as in measure_energy."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown energy scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
     settings = energy["scenarios"][scenario]
     device = setup["device"]
     context = _context(schedule_json, energy, quality, device, scenario)
-    loaded = load_for_inference(checkpoint_dir, device, threads)
+    if loaded is None:
+        loaded = load_for_inference(checkpoint_dir, device, threads)
     label = f"{model_id}/{variant_id}/{setup_id}"
     ledger = RepeatLedger(out_dir, measurement_fingerprint(
         loaded, {"energy": {k: v for k, v in energy.items() if k != "scenarios"},
                  "scenario": settings, "setup": setup, "quality": quality}))
     context.update(ledger=ledger, energy=energy)
-    idle = ledger_idle(ledger, energy)
+    idle = ledger_idle(ledger, energy, shared_idle)
     meter = WorkMeter(ledger.folder, EMISSIONS_FILE, energy["tracker"], device,
                       max_foreign_cpu_share=energy.get("max_foreign_cpu_share"),
                       idle_power_w=(idle_power_w(idle, energy["tracker"]["ram_correction_factor"])
                                     if idle else None))
     result = SCENARIOS[scenario](meter, loaded, settings, context, label)
+    # how each repeat's components were obtained, resumed repeats' included (their records)
+    sources = [run.pop("power_sources") for run in result["runs"] if "power_sources" in run]
     with atomic.staged_directory(out_dir) as staging:
         ledger.merge_emissions(staging / EMISSIONS_FILE, list(result["precision"]))
         if idle is not None:
@@ -82,7 +88,9 @@ def measure_scenario(scenario: str, model_id: str, variant_id: str, setup_id: st
             **result,
             "aggregate": aggregate(result["runs"]),
             "idle": idle,
-            "power_sources": combine_power_sources(meter.power_sources),
+            # the replay's window, measured once for the job: counted once in its footprint
+            "idle_shared_with": "timed_replay" if shared_idle is not None else None,
+            "power_sources": combine_power_sources(sources or meter.power_sources),
             "nvml": {"available": meter.nvml.available, "error": meter.nvml.error},
             "provenance": provenance.collect(
                 config={"energy": energy, "scenario": settings, "setup": setup,
@@ -90,5 +98,6 @@ def measure_scenario(scenario: str, model_id: str, variant_id: str, setup_id: st
                 seed=energy["generation"]["seed"]),
         }
         atomic.write_json(staging / SUMMARY_FILE, summary)
-    ledger.discard()
+    if not keep_ledger:
+        ledger.discard()
     return summary
