@@ -84,3 +84,30 @@ def test_crowded_points_get_separate_labels_and_a_log_axis(checked_figures, tmp_
     assert checked_figures["q.png"] == []
     assert spans_decades([p for _, p in values.values()])
     assert "log scale" in (tmp_path / "q.svg").read_text(encoding="utf-8")
+
+
+def test_overlap_check_sees_what_is_drawn_and_only_that():
+    """Two panels stacked edge to edge, y ticks at 0, 10, 20, 30: with the lower panel's view
+    ending at 29.5 its '30' label is placed just above it, on the upper panel's '0', but not
+    drawn (matplotlib places every tick's label, draws those in view), so nothing overlaps;
+    with the view reaching 30.5 the '30' is drawn there and the pair is reported. The demo's
+    opt_scores figure has the first case."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    def stacked(lower_top: float):
+        fig = plt.figure(figsize=(4, 4))
+        for bottom, top in ((0.5, 25.3), (0.1, lower_top)):
+            ax = fig.add_axes((0.2, bottom, 0.7, 0.4))
+            ax.bar([0], [22.0])
+            ax.set_yticks([0, 10, 20, 30])
+            ax.set_ylim(0, top)  # after the ticks, which would widen the view to 30
+        return fig
+
+    hidden, drawn = stacked(lower_top=29.5), stacked(lower_top=30.5)
+    assert overlapping_texts(hidden) == []
+    assert sorted(map(sorted, overlapping_texts(drawn))) == [["0", "30"]]
+    plt.close(hidden)
+    plt.close(drawn)

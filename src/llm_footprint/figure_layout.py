@@ -23,14 +23,29 @@ def renderer_of(fig: Any) -> Any:
     return fig.canvas.get_renderer()
 
 
+def _undrawn_tick_labels(fig: Any) -> set[int]:
+    """Tick labels whose tick lies outside its axis' view: matplotlib keeps them (visible, with
+    a position) but does not draw them, so they cannot collide with anything in the picture."""
+    undrawn = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = (high - low) * 1e-9
+            for tick in (*axis.get_major_ticks(), *axis.get_minor_ticks()):
+                if not low - slack <= tick.get_loc() <= high + slack:
+                    undrawn.update((id(tick.label1), id(tick.label2)))
+    return undrawn
+
+
 def visible_texts(fig: Any) -> list[Any]:
     """Every drawn text of the figure with something in it (tick labels, titles, labels,
     annotations, legend entries)."""
     from matplotlib.text import Text
 
+    undrawn = _undrawn_tick_labels(fig)
     texts = []
     for artist in fig.findobj(Text):
-        if not artist.get_visible() or not artist.get_text().strip():
+        if not artist.get_visible() or not artist.get_text().strip() or id(artist) in undrawn:
             continue
         axes = artist.axes
         if axes is not None and not axes.get_visible():
