@@ -173,7 +173,19 @@ def test_partition_that_does_not_exist_fails_clearly(slurm_cluster, tmp_path):
     assert "no-such-partition" in output and "setups.cpu-80.partition" in output, output[-3000:]
 
 
-def test_request_bigger_than_any_node_is_reported_not_hung(slurm_cluster, tmp_path):
+def _with_the_prepared_model(source: Path, workdir: Path) -> None:
+    """Copy the model another run prepared (modification times and records kept), so that a
+    test of one measuring job's request does not first prepare the model on the cluster."""
+    prepared = Path("resources/models") / MODEL
+    shutil.copytree(source / prepared, workdir / prepared)
+    footprint = Path("results/footprint/prepare_model") / f"{MODEL}.json"
+    (workdir / footprint).parent.mkdir(parents=True)
+    shutil.copy2(source / footprint, workdir / footprint)
+    shutil.copytree(source / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
+
+
+def test_request_bigger_than_any_node_is_reported_not_hung(slurm_run, tmp_path):
+    _with_the_prepared_model(slurm_run[0], tmp_path)
     config = slurm_study()
     config["setups"]["cpu-80"]["mem_gb"] = 4000  # the largest node has 512 GB
     configfile = write_config(tmp_path, config)
@@ -182,3 +194,4 @@ def test_request_bigger_than_any_node_is_reported_not_hung(slurm_cluster, tmp_pa
     output = result.stdout + result.stderr
     assert result.returncode not in (0, 124, 137), "should fail, not succeed or hang"
     assert "Requested node configuration is not available" in output, output[-3000:]
+    assert "rule prepare_model" not in output, "the copied model should have been kept"
