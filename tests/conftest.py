@@ -57,6 +57,21 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
     return result
 
 
+def copy_prepared_model(source: Path, workdir: Path, model: str) -> None:
+    """Copy the model another run in ``source`` prepared, with its footprint record and
+    Snakemake's metadata (modification times kept), so that a test that starts after that
+    stage does not prepare the model again."""
+    import shutil
+
+    prepared = Path("resources/models") / model
+    shutil.copytree(source / prepared, workdir / prepared)
+    footprint = Path("results/footprint/prepare_model") / f"{model}.json"
+    (workdir / footprint).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / footprint, workdir / footprint)
+    shutil.copytree(source / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata",
+                    dirs_exist_ok=True)
+
+
 def served_schedule(service_time_s: float, n_requests: int) -> tuple[dict, float]:
     """A replay schedule this machine can serve, from a measured service time.
 
@@ -71,7 +86,13 @@ def served_schedule(service_time_s: float, n_requests: int) -> tuple[dict, float
 
 
 # the variants of the cut-down study that runs on the SLURM test cluster
-SLURM_VARIANTS = ("full", "gptq-4bit")
+# (round-to-nearest quantization: a deterministic checkpoint to compare, in a fraction of
+# GPTQ's time; the cluster runs the same compress rule either way)
+SLURM_VARIANTS = ("full", "rtn-4bit")
+
+
+# requests per replay window in the cut-down study, when it is measured on this machine
+SERVED_REQUESTS = 3
 
 
 def small_demo_config(output_root: str = "results", service_time_s: float | None = None,
@@ -92,7 +113,7 @@ def small_demo_config(output_root: str = "results", service_time_s: float | None
             variant["calibration"] = {**variant["calibration"], "n_samples": 16, "max_tokens": 128}
     config["energy"].pop("scenarios", None)
     config["energy"].update(repeats=1, idle_window_s=0, precision=None)
-    limits = {"wikitext": None, "mmlu": 20, "ifeval": 3}
+    limits = {"wikitext": 2, "mmlu": 20, "ifeval": 3}
     for task in config["quality"]["tasks"]:
         task["limit"] = limits[task["name"]]
         if task["name"] == "ifeval":
@@ -101,7 +122,7 @@ def small_demo_config(output_root: str = "results", service_time_s: float | None
     config["tradeoff"]["metrics"] = [{"task": "perplexity", "metric": "token_perplexity"}]
     config["energy"]["schedule"].update(duration_s=20, mean_interval_s=5)
     if service_time_s is not None:
-        schedule, max_deviation = served_schedule(service_time_s, n_requests=4)
+        schedule, max_deviation = served_schedule(service_time_s, n_requests=SERVED_REQUESTS)
         config["energy"]["schedule"].update(schedule)
         config["energy"]["max_duration_deviation"] = max_deviation
     config["energy"]["generation"]["max_new_tokens"] = SERVICE_TOKENS

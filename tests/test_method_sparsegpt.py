@@ -43,14 +43,19 @@ def _linear_weights(tensors):
             if n.startswith("model.layers.") and n.endswith("_proj.weight")}
 
 
-def test_sparsegpt_2_4_on_the_demo_model(demo_model_dir, tmp_path):
+@pytest.mark.e2e
+def test_sparsegpt_2_4_on_the_demo_model(demo_study_run):
+    """The demo study's 2:4 checkpoint, as its compress job pruned and saved it."""
+    import json
+
     import torch
 
     torch.set_num_threads(2)
-    out = tmp_path / "sparse-2-4"
-    summary = compression.compress("smollm2-135m", "sparse-2-4", _variant(), demo_model_dir,
-                                   out, threads=2)
-    saved, original = _tensors(out), _tensors(demo_model_dir)
+    out = demo_study_run[0] / "results/checkpoints/smollm2-135m/sparsegpt-2of4"
+    summary = json.loads((out / "compress_summary.json").read_text())
+    assert summary["method"] == "sparsegpt" and summary["structure"] == "2:4"
+    saved = _tensors(out)
+    original = _tensors(demo_study_run[0] / "resources/models/smollm2-135m")
     pruned = _linear_weights(saved)
     assert len(pruned) == 30 * 7 == summary["pruned_layers"]
     zeros = elements = 0

@@ -82,3 +82,28 @@ def test_token_perplexity_matches_the_model_loss(demo_lm):
         if len(chunk) > 1:
             expected_nll -= _sum_log_likelihood(model, chunk)
     assert split["nll_sum_nats"] == pytest.approx(expected_nll, rel=1e-4)
+
+
+def test_evaluation_indexes_only_its_tasks_folders_and_finds_the_same_configs():
+    """An evaluation job indexes the folders of its tasks only; the configs it resolves are
+    those of lm-eval's full index, which any other use (and the cluster's hub tasks) goes by."""
+    from lm_eval.tasks import TaskManager
+
+    from llm_footprint.quality.lm_tasks import _builtin_config
+    from llm_footprint.quality.task_names import task_manager_for
+
+    names = ["wikitext", "mmlu", "ifeval"]
+    restricted, full = task_manager_for(names), TaskManager()
+    assert len(restricted.task_index) < len(full.task_index) / 10
+    # the hub route: the group and every subject task of MMLU are there
+    subjects = {n for n in full.task_index if n.startswith("mmlu_") and
+                "/mmlu/default/" in str(full.task_index[n].yaml_path)}
+    assert subjects and subjects <= set(restricted.task_index)
+
+    def described(config):
+        return {k: getattr(v, "__qualname__", v) for k, v in config.items()}
+
+    for name in names:
+        assert restricted.task_index[name].yaml_path == full.task_index[name].yaml_path
+        assert described(_builtin_config(name, restricted)) == described(
+            _builtin_config(name, full)), name

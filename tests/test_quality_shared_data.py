@@ -6,16 +6,23 @@ import json
 import math
 
 import pytest
+import yaml
 
-from conftest import REPO, snakemake
+from conftest import REPO, copy_prepared_model, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
 TARGET = "results/quality/smollm2-135m/full.json"
 
 
-def test_real_samples_score_with_lm_evals_own_code(shared_data, tmp_path):
-    snakemake(tmp_path, REPO / "tests" / "configs" / "shared_data.yaml", TARGET)
+def test_real_samples_score_with_lm_evals_own_code(shared_data, demo_study_run, tmp_path):
+    # the same model spec as the demo's: the model that run prepared is reused, with the
+    # settings of the tracker that recorded preparing it (a parameter of that job)
+    demo_dir, demo_configfile = demo_study_run
+    copy_prepared_model(demo_dir, tmp_path, "smollm2-135m")
+    config = yaml.safe_load((REPO / "tests" / "configs" / "shared_data.yaml").read_text())
+    config["energy"]["tracker"] = yaml.safe_load(demo_configfile.read_text())["energy"]["tracker"]
+    snakemake(tmp_path, write_config(tmp_path, config), TARGET)
     result = json.loads((tmp_path / TARGET).read_text())
     values = {(r["task"], r["metric"]): r for r in result["rows"]}
 

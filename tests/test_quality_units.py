@@ -164,3 +164,16 @@ def test_quality_rows_compare_with_the_baseline(tmp_path):
     assert by_key[("q4", "word_perplexity")]["relative_change_pct"] == pytest.approx(20.0)
     assert by_key[("q4", "acc")]["difference_baseline_minus_variant"] == pytest.approx(0.1)
     assert by_key[("full", "acc")]["difference_baseline_minus_variant"] is None
+
+
+def test_only_single_tasks_and_self_contained_groups_get_a_partial_index():
+    from llm_footprint.quality.task_names import folders_to_index
+
+    kinds = {"wikitext": "TASK", "mmlu": "GROUP", "leaderboard": "GROUP", "ai2_arc": "TAG"}
+    configs = {"wikitext": "wikitext/wikitext.yaml", "mmlu": "mmlu/default/_mmlu.yaml",
+               "leaderboard": "leaderboard/leaderboard.yaml", "ai2_arc": "arc/arc_easy.yaml"}
+    assert folders_to_index(["mmlu", "wikitext"], kinds, configs) == ["mmlu", "wikitext"]
+    # a group or tag may gather tasks from other folders; a name without a config file
+    assert folders_to_index(["wikitext", "leaderboard"], kinds, configs) is None
+    assert folders_to_index(["ai2_arc"], kinds, configs) is None
+    assert folders_to_index(["not-indexed"], kinds, configs) is None

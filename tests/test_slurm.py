@@ -20,7 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AVX2_ENV, REPO, SLURM_VARIANTS, served_schedule, small_demo_config, write_config
+from conftest import (
+    AVX2_ENV,
+    REPO,
+    SERVED_REQUESTS,
+    SLURM_VARIANTS,
+    copy_prepared_model,
+    small_demo_config,
+    write_config,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -52,10 +60,6 @@ def slurm_study(service_time_s: float | None = None) -> dict:
         "cpu-40": {**copy.deepcopy(base), "partition": "a100-40gb"},
         "cpu-80": {**copy.deepcopy(base), "partition": "a100-80gb"},
     }
-    if service_time_s is not None:  # three requests per window, spaced for this machine
-        schedule, max_deviation = served_schedule(service_time_s, n_requests=3)
-        config["energy"]["schedule"].update(schedule)
-        config["energy"]["max_duration_deviation"] = max_deviation
     return config
 
 
@@ -97,8 +101,11 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory, service_time_s):
+def slurm_run(slurm_cluster, tmp_path_factory, service_time_s, demo_study_run):
+    """The cut-down study on the cluster, from the model the local run prepared (preparing is
+    a local rule: it would not touch the cluster)."""
     workdir = tmp_path_factory.mktemp("slurm-run")
+    copy_prepared_model(demo_study_run[0], workdir, MODEL)
     configfile = write_config(workdir, slurm_study(service_time_s))
     fault = {"LLM_FOOTPRINT_FAULT_RULE": "evaluate", "LLM_FOOTPRINT_FAULT_MIN_MEM_MB": "10000"}
     result = run_on_slurm(workdir, configfile, env=fault)
@@ -139,9 +146,9 @@ def test_results_match_a_local_run(slurm_run, demo_study_run):
     """The local run is the shared demo study run: same variants, data and seeds."""
     workdir, _, _ = slurm_run
     local, _ = demo_study_run
-    for variant in ("gptq-4bit",):
+    for variant in ("rtn-4bit",):
         name = f"results/checkpoints/{MODEL}/{variant}/model.safetensors"
-        assert _sha256(workdir / name) == _sha256(local / name), variant  # GPTQ is deterministic
+        assert _sha256(workdir / name) == _sha256(local / name), variant  # deterministic
     for variant in SLURM_VARIANTS:
         on_cluster = json.loads((workdir / f"results/quality/{MODEL}/{variant}.json").read_text())
         here = json.loads((local / f"results/quality/{MODEL}/{variant}.json").read_text())
@@ -156,8 +163,10 @@ def test_results_match_a_local_run(slurm_run, demo_study_run):
 def test_energy_on_the_cluster_serves_the_whole_schedule(slurm_run):
     workdir, _, _ = slurm_run
     for setup in ("cpu-40", "cpu-80"):
-        summary = json.loads((workdir / f"results/energy/{MODEL}/gptq-4bit/{setup}/summary.json").read_text())
-        assert summary["runs"][0]["requests_served"] == 3 and summary["runs"][0]["hardware_energy_kwh"] > 0
+        folder = workdir / f"results/energy/{MODEL}/rtn-4bit/{setup}"
+        summary = json.loads((folder / "summary.json").read_text())
+        run = summary["runs"][0]
+        assert run["requests_served"] == SERVED_REQUESTS and run["hardware_energy_kwh"] > 0
         assert summary["provenance"]["hardware"]["slurm_job_id"]
     assert (workdir / "results/figures/carbon_bubbles_smollm2-135m.png").stat().st_size > 5000
 
@@ -173,19 +182,8 @@ def test_partition_that_does_not_exist_fails_clearly(slurm_cluster, tmp_path):
     assert "no-such-partition" in output and "setups.cpu-80.partition" in output, output[-3000:]
 
 
-def _with_the_prepared_model(source: Path, workdir: Path) -> None:
-    """Copy the model another run prepared (modification times and records kept), so that a
-    test of one measuring job's request does not first prepare the model on the cluster."""
-    prepared = Path("resources/models") / MODEL
-    shutil.copytree(source / prepared, workdir / prepared)
-    footprint = Path("results/footprint/prepare_model") / f"{MODEL}.json"
-    (workdir / footprint).parent.mkdir(parents=True)
-    shutil.copy2(source / footprint, workdir / footprint)
-    shutil.copytree(source / ".snakemake" / "metadata", workdir / ".snakemake" / "metadata")
-
-
 def test_request_bigger_than_any_node_is_reported_not_hung(slurm_run, tmp_path):
-    _with_the_prepared_model(slurm_run[0], tmp_path)
+    copy_prepared_model(slurm_run[0], tmp_path, MODEL)
     config = slurm_study()
     config["setups"]["cpu-80"]["mem_gb"] = 4000  # the largest node has 512 GB
     configfile = write_config(tmp_path, config)

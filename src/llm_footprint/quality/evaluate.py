@@ -19,6 +19,7 @@ from . import nltk_offline
 from .lm_tasks import lm_eval_task
 from .local_data import read_records
 from .perplexity import WIKITEXT_HUB, token_perplexity
+from .task_names import task_manager_for
 from .task_sets import resolve_tasks
 
 log = logging.getLogger(__name__)
@@ -122,11 +123,10 @@ def evaluate_checkpoint(model_id: str, variant_id: str, checkpoint_dir: str | Pa
 
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=1,
               max_length=quality["max_length"])
-    task_manager = TaskManager()
+    task_manager = task_manager_for([spec["name"] for spec in tasks])
     rows: list[dict[str, Any]] = []
     raw: dict[str, Any] = {}
     task_records = []
