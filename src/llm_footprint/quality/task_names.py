@@ -9,6 +9,7 @@ its own tasks (`task_manager_for`), under a second.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 from importlib import metadata
@@ -36,6 +37,7 @@ def _read_cache(what: str) -> dict[str, Any] | None:
         return None
 
 
+@functools.cache  # once per process, even where the cache cannot be written
 def _index() -> tuple[dict[str, str], dict[str, str]]:
     """Index every built-in config once: name -> kind, and name -> its config file relative
     to lm-eval's task folder (tasks defined elsewhere have none)."""
