@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,39 @@ class _ErrorCollector(logging.Handler):
             self.problems.append(f"{message}{detail}")
 
 
+class _TickGuard:
+    """Keeps CodeCarbon's periodic measurement from overlapping its final one.
+
+    CodeCarbon measures every ``measure_power_secs`` on a timer thread and once more in
+    ``stop``, each adding the energy since the last measurement. Its ``stop`` cancels the next
+    timer but does not wait for one already running, so a window stopped while a periodic
+    measurement runs counts that interval twice: a 1 s idle window on a 1 s period came out
+    with twice its RAM energy on every try. The guard serialises the two and turns the
+    periodic measurement into a no-op once stopping has begun.
+    """
+
+    def __init__(self, tracker: Any) -> None:
+        scheduler = getattr(tracker, "_scheduler", None)
+        if scheduler is None or not callable(getattr(scheduler, "function", None)):
+            raise TrackerError("this CodeCarbon version has no periodic scheduler to guard "
+                               "(codecarbon is pinned in requirements/constraints.txt)")
+        self._lock = threading.Lock()
+        self._closed = False
+        periodic = scheduler.function
+
+        def guarded(*args: Any, **kwargs: Any) -> None:
+            with self._lock:
+                if not self._closed:
+                    periodic(*args, **kwargs)
+
+        scheduler.function = guarded
+
+    def close(self) -> None:
+        """Wait for a periodic measurement in progress, then let none run again."""
+        with self._lock:
+            self._closed = True
+
+
 @dataclass
 class CheckedTracker:
     """One CodeCarbon run writing one row to ``output_dir/output_file``."""
@@ -47,6 +81,7 @@ class CheckedTracker:
     _tracker: Any = field(default=None, init=False, repr=False)
     _collector: _ErrorCollector = field(default_factory=_ErrorCollector, init=False, repr=False)
     _sources: dict[str, str] | None = field(default=None, init=False, repr=False)
+    _guard: _TickGuard | None = field(default=None, init=False, repr=False)
 
     def start(self) -> None:
         from codecarbon import OfflineEmissionsTracker
@@ -62,12 +97,14 @@ class CheckedTracker:
             output_dir=str(self.output_dir), output_file=self.output_file, save_to_file=True,
             project_name="llm-footprint", experiment_name=self.experiment,
             allow_multiple_runs=True, log_level="warning")
+        self._guard = _TickGuard(self._tracker)
         self._tracker.start()
         self._raise_if_failed("start")
 
     def stop(self) -> dict[str, Any]:
         """Stop, check, and return CodeCarbon's final figures (kWh, W, s as it reports them)."""
         try:
+            self._guard.close()
             self._tracker.stop()
         finally:
             logging.getLogger("codecarbon").removeHandler(self._collector)

@@ -1,0 +1,41 @@
+"""A window stopped on one of CodeCarbon's periodic measurements counts its energy once.
+
+CodeCarbon measures every ``measure_power_secs`` on a timer thread and once more when it
+stops; its ``stop`` did not wait for a periodic measurement already running, and both added
+the energy since the same instant. Without ``CheckedTracker``'s guard, 1 s windows on a 1 s
+period came out with twice their RAM energy on every try (a real tracker, RAM power forced to
+a known value so that the expected energy is power x duration on any machine).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from llm_footprint.energy.tracker import CheckedTracker, TrackerError
+
+RAM_POWER_W = 10.0
+SETTINGS = {"country_iso_code": "BEL", "measure_power_secs": 1, "tracking_mode": "process",
+            "force_ram_power_w": RAM_POWER_W}
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.0])
+def test_window_on_a_measurement_tick_counts_its_energy_once(tmp_path, seconds):
+    ram_watts = []
+    for attempt in range(3):
+        tracker = CheckedTracker(tmp_path, f"emissions-{seconds}-{attempt}.csv", SETTINGS)
+        tracker.start()
+        time.sleep(seconds)  # ends as the periodic measurement of second `seconds` runs
+        data = tracker.stop()
+        ram_watts.append(float(data["ram_energy"]) * 3.6e6 / float(data["duration"]))
+    print(f"\n{seconds:.0f} s windows: RAM {', '.join(f'{w:.2f}' for w in ram_watts)} W "
+          f"(forced {RAM_POWER_W:.0f} W)")
+    assert ram_watts == pytest.approx([RAM_POWER_W] * 3, rel=0.03)
+
+
+def test_a_tracker_without_the_scheduler_is_refused():
+    from llm_footprint.energy.tracker import _TickGuard
+
+    with pytest.raises(TrackerError, match="no periodic scheduler"):
+        _TickGuard(object())
