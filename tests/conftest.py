@@ -216,6 +216,7 @@ def demo_study_run(tmp_path_factory, service_time_s):
     config = small_demo_config(service_time_s=service_time_s)
     # the scenarios beside the replay, and the idle window for dynamic energy, kept short
     config["energy"]["idle_window_s"] = 3
+    config["energy"]["idle_precision"] = {"target": 0.05, "slice_s": 1, "min_slices": 2}
     config["energy"]["scenarios"] = {
         "fixed_workload": {"workload": "perplexity", "repeats": 2, "max_windows": 1},
         "saturated": {"batch_sizes": [1, 2], "duration_s": 3}}

@@ -118,9 +118,18 @@ def replay_window_minutes(energy: dict[str, Any], case: str = "worst") -> float:
     return repeat_work_minutes(Precision.of(energy), energy["schedule"]["duration_s"] / 60, case)
 
 
+def idle_minutes(energy: dict[str, Any], case: str = "worst") -> float:
+    """Minutes of the idle window: all of idle_window_s, or with energy.idle_precision its
+    min_slices when the target is met as soon as it can be (``expected``)."""
+    gate = energy.get("idle_precision")
+    if case == "expected" and gate and energy["idle_window_s"] > 0:
+        return min(energy["idle_window_s"], gate["min_slices"] * gate["slice_s"]) / 60
+    return energy["idle_window_s"] / 60
+
+
 def energy_minutes(energy: dict[str, Any], case: str = "worst") -> float:
     """Minutes of a replay on its own: model load and warm-up, the idle window, the windows."""
-    return replay_window_minutes(energy, case) + energy["idle_window_s"] / 60 + ENERGY_OVERHEAD_MIN
+    return replay_window_minutes(energy, case) + idle_minutes(energy, case) + ENERGY_OVERHEAD_MIN
 
 
 def measurement_minutes(energy: dict[str, Any], scenarios: list[str], model_params_b: float,

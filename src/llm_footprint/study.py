@@ -121,6 +121,14 @@ def _check_precision(config: dict[str, Any]) -> None:
         if precision and precision["min_repeats"] > precision["max_repeats"]:
             raise ConfigError(f"{key}.min_repeats", f"{precision['min_repeats']} exceeds "
                               f"max_repeats {precision['max_repeats']}")
+    gate = energy.get("idle_precision")
+    if gate:
+        shortest = gate["min_slices"] * gate["slice_s"]
+        if shortest > energy["idle_window_s"]:
+            raise ConfigError("energy.idle_precision.min_slices",
+                              f"{gate['min_slices']} slices of {gate['slice_s']:g} s need "
+                              f"energy.idle_window_s >= {shortest:g} (it is "
+                              f"{energy['idle_window_s']:g})")
 
 
 def check(config: dict[str, Any]) -> None:

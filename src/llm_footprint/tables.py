@@ -12,6 +12,7 @@ from . import atomic, compression
 from .cells import change_pct
 from .compression.checkpoint import SUMMARY_FILE
 from .energy.stats import mean_ci95
+from .energy.summary import idle_power_w
 
 COMPRESSION_COLUMNS = [
     "model", "variant", "method", "chain", "bits", "group_size", "desc_act", "sym", "dtype",
@@ -155,6 +156,22 @@ def _precision(achieved: dict[str, Any] | None) -> dict[str, Any]:
                                         achieved.get("target_met"), achieved.get("stopped_by"))))
 
 
+IDLE_COLUMNS = ("idle_power_w", "idle_duration_s", "idle_slices", "idle_ci95_rel_half_width",
+                "idle_target_met")
+
+
+def _idle(idle: dict[str, Any] | None, factor: float) -> dict[str, Any]:
+    """The idle window the dynamic figures subtract: its power (W, RAM corrected), how long it
+    was measured and, when sliced (energy.idle_precision), in how many slices and how precisely
+    (empty without an idle window)."""
+    if not idle:
+        return dict.fromkeys(IDLE_COLUMNS)
+    achieved = idle.get("precision") or {}
+    return dict(zip(IDLE_COLUMNS, (idle_power_w(idle, factor), idle["duration_s"], len(idle.get("slices") or []) or None,
+                                   achieved.get("ci95_rel_half_width"),
+                                   achieved.get("target_met"))))
+
+
 def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
     """One row per (model, variant, setup): the mean of each figure and its 95 % half-width."""
     rows = []
@@ -170,7 +187,8 @@ def energy_rows(summary_files: Iterable[str | Path]) -> list[dict]:
                "peak_rss_mb": summary.get("peak_memory", {}).get("rss_mb"),
                "peak_gpu_allocated_mb": summary.get("peak_memory", {}).get("gpu_allocated_mb"),
                "nvml_gap_flagged": (summary.get("nvml_gap") or {}).get("flagged"),
-               **_precision(summary.get("precision"))}
+               **_precision(summary.get("precision")),
+               **_idle(summary.get("idle"), summary["ram_correction_factor"])}
         rows.append(_with_intervals(row, summary["aggregate"], ENERGY_FIGURES))
     return rows
 

@@ -63,6 +63,60 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
     return idle
 
 
+IDLE_SLICE_SERIES = "idle_slice"
+IDLE_HEADLINE = "idle_power_w"  # hardware power of an idle slice, RAM corrected (W)
+
+
+def idle_precision(energy: dict[str, Any]) -> Precision | None:
+    """When a sliced idle window stops (``energy.idle_precision``): after ``min_slices`` once
+    the idle power's 95 % interval is within ``target``, at the latest when ``idle_window_s``
+    is used up; None for one unbroken window of ``idle_window_s``."""
+    gate = energy.get("idle_precision")
+    if not gate or energy["idle_window_s"] <= 0:
+        return None
+    most = max(int(gate["min_slices"]), int(energy["idle_window_s"] // gate["slice_s"]))
+    return Precision(gate["target"], int(gate["min_slices"]), most)
+
+
+def combine_idle_slices(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """One idle record from consecutive slices: energies and durations summed, powers over the
+    summed duration, the largest foreign load, and each slice's power."""
+    duration_s = sum(s["duration_s"] for s in slices)
+    idle = {"duration_s": duration_s, "power_sources": slices[0]["power_sources"],
+            "foreign_cpu_core_s": sum(s["foreign_cpu_core_s"] for s in slices),
+            "foreign_cpu_share": max(s["foreign_cpu_share"] for s in slices)}
+    for part in ("cpu", "gpu", "ram"):
+        idle[f"{part}_energy_kwh"] = sum(s[f"{part}_energy_kwh"] for s in slices)
+        idle[f"{part}_power_w"] = idle[f"{part}_energy_kwh"] * J_PER_KWH / duration_s
+    idle["slices"] = [{"duration_s": s["duration_s"], IDLE_HEADLINE: s[IDLE_HEADLINE]}
+                      for s in slices]
+    return idle
+
+
+def measure_gated_idle(ledger: RepeatLedger, energy: dict[str, Any],
+                       precision: Precision) -> dict[str, Any]:
+    """The idle window as slices of ``idle_precision.slice_s``, each under its own tracker and
+    kept in the ledger as it completes, until the idle power is known to its target."""
+    factor = energy["tracker"]["ram_correction_factor"]
+
+    def measure_slice(repeat: int, emissions_file: str) -> dict[str, Any]:
+        record = measure_idle(ledger.folder, energy["tracker"],
+                              energy["idle_precision"]["slice_s"],
+                              energy.get("max_foreign_cpu_share"), emissions_file=emissions_file)
+        return {**record, IDLE_HEADLINE: idle_power_w(record, factor)}
+
+    slices, achieved = run_repeats(ledger, IDLE_SLICE_SERIES, precision, IDLE_HEADLINE,
+                                   measure_slice)
+    idle = {**combine_idle_slices(slices), "precision": achieved}
+    log.info("idle: %.3f W over %d slices (%.1f s), 95 %% half-width %s of the mean",
+             idle_power_w(idle, factor), len(slices), idle["duration_s"],
+             "n/a" if achieved["ci95_rel_half_width"] is None
+             else f"{achieved['ci95_rel_half_width']:.2%}")
+    ledger.merge_emissions(ledger.folder / ledger.emissions_file(IDLE_SERIES, 1),
+                           [IDLE_SLICE_SERIES])
+    return idle
+
+
 # an idle window measured for one output of a job, and the ledger folder holding it
 SharedIdle = tuple[dict[str, Any], Path]
 
@@ -82,9 +136,13 @@ def ledger_idle(ledger: RepeatLedger, energy: dict[str, Any],
         record, source = shared
         ledger.adopt(IDLE_SERIES, 1, record, source)
         return record
-    idle = measure_idle(ledger.folder, energy["tracker"], energy["idle_window_s"],
-                        energy.get("max_foreign_cpu_share"),
-                        emissions_file=ledger.emissions_file(IDLE_SERIES, 1))
+    gate = idle_precision(energy)
+    if gate is not None:
+        idle = measure_gated_idle(ledger, energy, gate)
+    else:
+        idle = measure_idle(ledger.folder, energy["tracker"], energy["idle_window_s"],
+                            energy.get("max_foreign_cpu_share"),
+                            emissions_file=ledger.emissions_file(IDLE_SERIES, 1))
     ledger.save(IDLE_SERIES, 1, idle)
     return idle
 
