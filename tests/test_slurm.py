@@ -193,3 +193,79 @@ def test_request_bigger_than_any_node_is_reported_not_hung(slurm_run, tmp_path):
     assert result.returncode not in (0, 124, 137), "should fail, not succeed or hang"
     assert "Requested node configuration is not available" in output, output[-3000:]
     assert "rule prepare_model" not in output, "the copied model should have been kept"
+
+
+def _wait_for(condition, timeout_s: float, what: str, process=None) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"snakemake ended before {what}:\n"
+                                 f"{process.stdout.read()[-3000:]}\n{process.stderr.read()[-5000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def _job_state(job_id: str) -> str:
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True,
+                         text=True).stdout.strip()
+    return out or "GONE"
+
+
+def test_requeued_measurement_resumes_from_its_completed_repeats(slurm_run, tmp_path,
+                                                                  service_time_s):
+    """`scontrol requeue` of a running measuring job, as a preemption does: SLURM kills it and
+    runs its batch script again from the start; the job resumes from the repeats its first
+    run completed, so none is lost or counted twice. Requeued jobs wait two minutes before
+    they are eligible again; the test lifts that wait (`StartTime=now`), as an administrator
+    can, to keep the run short."""
+    source = slurm_run[0]
+    copy_prepared_model(source, tmp_path, MODEL)
+    for name in ("results/checkpoints/smollm2-135m/full", "results/energy/schedule.json"):
+        if (source / name).is_dir():
+            shutil.copytree(source / name, tmp_path / name)
+        else:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, tmp_path / name)
+    config = slurm_study(service_time_s)
+    config["energy"]["repeats"] = 3
+    configfile = write_config(tmp_path, config)
+    target = f"results/energy/{MODEL}/full/cpu-40"
+    ledger = tmp_path / f"results/energy/{MODEL}/full/.cpu-40.repeats"
+    command = ["timeout", "-k", "10", "900", sys.executable, "-m", "snakemake",
+               "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(configfile), "--profile", str(PROFILE),
+               "--workflow-profile", str(OVERLAY), target]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **AVX2_ENV})
+    try:
+        _wait_for(lambda: (ledger / "replay-0001.json").is_file(), 600,
+                  "the first completed repeat", process)
+        [log] = (tmp_path / "logs/slurm/rule_measure_energy").rglob("*.log")
+        job_id = log.stem
+        subprocess.run(["scontrol", "requeue", job_id], check=True)
+        _wait_for(lambda: _job_state(job_id) == "PENDING", 120, "the requeued job to pend")
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stdout[-3000:] + stderr[-5000:]
+    summary = json.loads((tmp_path / target / "summary.json").read_text())
+    assert summary["provenance"]["hardware"]["slurm_job_id"] == job_id
+    shown = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True,
+                           check=True).stdout
+    assert "Restarts=1" in shown, shown  # SLURM did run it twice
+    precision = summary["precision"]
+    assert precision["repeats"] == 3 and precision["resumed"] >= 1, precision
+    assert [run["repeat"] for run in summary["runs"]] == [1, 2, 3]
+    starts = [run["started_utc"] for run in summary["runs"]]
+    assert len(set(starts)) == 3 and starts == sorted(starts)
+    rows = (tmp_path / target / "emissions.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 3  # one CodeCarbon row per repeat, none from the killed attempt
+    log_text = (tmp_path / f"results/logs/measure_energy/{MODEL}/full/cpu-40.log").read_text()
+    assert f"replay: resuming after {precision['resumed']} completed repeats" in log_text
+    assert not ledger.exists()

@@ -122,7 +122,7 @@ def _check_precision(config: dict[str, Any]) -> None:
             raise ConfigError(f"{key}.min_repeats", f"{precision['min_repeats']} exceeds "
                               f"max_repeats {precision['max_repeats']}")
     gate = energy.get("idle_precision")
-    if gate:
+    if gate and energy["idle_window_s"] > 0:  # idle_window_s 0 skips the idle window
         shortest = gate["min_slices"] * gate["slice_s"]
         if shortest > energy["idle_window_s"]:
             raise ConfigError("energy.idle_precision.min_slices",
