@@ -9,7 +9,6 @@ A run that fails a sanity check raises, and nothing is written.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import time
@@ -19,12 +18,13 @@ from typing import Any
 from .. import atomic, provenance
 from ..checkpoint_info import sha256_file
 from ..loading import load_for_inference
-from .foreign_load import ForeignLoadMeter, check_foreign_load
+from .foreign_load import check_foreign_load
 from .power_sources import combine as combine_power_sources
 from .repeats import Precision, RepeatLedger, run_repeats
 from .replay import make_generate, replay
 from .summary import J_PER_KWH, add_dynamic_energy, aggregate, check_run, idle_power_w, run_figures
 from .token_timing import token_latency_figures
+from .tracked_work import tracked_call
 from .tracker import CheckedTracker, NvmlEnergy
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,9 @@ EMISSIONS_FILE = "emissions.csv"
 IDLE_EMISSIONS_FILE = "idle_emissions.csv"
 REQUESTS_FILE = "requests.jsonl"
 SUMMARY_FILE = "summary.json"
-MJ_PER_KWH = J_PER_KWH * 1000
 IDLE_SERIES = "idle"
 REPLAY_SERIES = "replay"
 HEADLINE = "hardware_energy_per_output_token_j"  # the replay's: energy per output token
-
-
-def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
@@ -48,14 +43,10 @@ def measure_idle(folder: Path, tracker_settings: dict[str, Any], seconds: float,
                  emissions_file: str = IDLE_EMISSIONS_FILE) -> dict[str, Any]:
     """Power with the model loaded and nothing to do, to split idle from dynamic energy."""
     tracker = CheckedTracker(folder, emissions_file, tracker_settings, experiment="idle")
-    foreign = ForeignLoadMeter()
-    foreign.start()
-    tracker.start()
-    time.sleep(seconds)
-    data = tracker.stop()
+    _, data, window = tracked_call(tracker, lambda: time.sleep(seconds))
     duration_s = float(data["duration"])
     idle = {"duration_s": duration_s, "power_sources": tracker.power_sources(),
-            **foreign.stop()}
+            **{k: v for k, v in window.items() if k not in ("wall_time_s", "nvml_gpu_energy_kwh")}}
     check_foreign_load(idle, max_foreign_cpu_share, what="idle window")
     for part in ("cpu", "gpu", "ram"):
         idle[f"{part}_energy_kwh"] = float(data[f"{part}_energy"])
@@ -201,21 +192,12 @@ def _measure_repeat(repeat: int, tracker: Any, nvml: Any, requests: list[dict[st
                     idle: dict[str, Any] | None) -> tuple[dict[str, Any], list, dict[str, Any]]:
     """One replay of the schedule under the tracker: its figures, served requests and the
     tracker's record."""
-    nvml_start_mj = nvml.read_mj()
-    started_utc = _utc_now()
-    foreign = ForeignLoadMeter()
-    foreign.start()
-    tracker.start()
-    served, elapsed_s = replay(requests, generate, window_s)
-    tracked = tracker.stop()
-    foreign_figures = foreign.stop()
-    nvml_end_mj = nvml.read_mj()
+    (served, elapsed_s), tracked, window = tracked_call(
+        tracker, lambda: replay(requests, generate, window_s), nvml)
     figures = run_figures(tracked, served, factor)
     figures.update(token_latency_figures(served))
-    figures.update(repeat=repeat, started_utc=started_utc, ended_utc=_utc_now(),
-                   replay_elapsed_s=elapsed_s, **foreign_figures)
-    figures["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
-                                      if nvml_start_mj is not None else None)
+    window.pop("wall_time_s")  # the replay's own clock: replay_elapsed_s
+    figures.update(repeat=repeat, replay_elapsed_s=elapsed_s, **window)
     if idle:
         add_dynamic_energy(figures, idle_power_w(idle, factor))
     log.info("repeat %d: hardware %.6f kWh (CPU %.6f, GPU %.6f, RAM %.6f x %g) over %.1f s",

@@ -1,8 +1,9 @@
 """One piece of work measured under CodeCarbon, shared by the scenarios that are not a replay.
 
 The timed replay (``measure.py``) measures a window of fixed length; the fixed-workload and
-saturated scenarios measure a piece of work for as long as it takes. Both go through the same
-tracker, foreign-load meter, NVML counter, energy checks and dynamic-energy arithmetic.
+saturated scenarios measure a piece of work for as long as it takes. Both, and the idle window,
+are measured by ``tracked_call``: the same tracker, foreign-load meter and NVML counter; the
+scenarios and the replay share the energy checks and dynamic-energy arithmetic too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def tracked_call(tracker: CheckedTracker, work: Callable[[], Any],
+                 nvml: NvmlEnergy | None = None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Run ``work()`` inside one measured window, the same for every measurement (idle
+    window, replay repeat, piece of work): the foreign-load meter around the tracker, NVML's
+    counter around both. Returns the work's result, CodeCarbon's final figures and the
+    window's own: UTC start and end, wall time, foreign load and NVML's GPU energy."""
+    nvml_start_mj = nvml.read_mj() if nvml is not None else None
+    started_utc = utc_now()
+    foreign = ForeignLoadMeter()
+    foreign.start()
+    tracker.start()
+    started = time.perf_counter()
+    result = work()
+    wall_time_s = time.perf_counter() - started
+    tracked = tracker.stop()
+    window = {"started_utc": started_utc, "wall_time_s": wall_time_s, **foreign.stop()}
+    nvml_end_mj = nvml.read_mj() if nvml is not None else None
+    window["ended_utc"] = utc_now()
+    window["nvml_gpu_energy_kwh"] = ((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
+                                     if nvml_start_mj is not None else None)
+    return result, tracked, window
+
+
 @dataclass
 class WorkMeter:
     """Measures pieces of work one after another into one emissions file."""
@@ -52,31 +76,19 @@ class WorkMeter:
         factor = self.tracker_settings["ram_correction_factor"]
         tracker = CheckedTracker(self.folder, emissions_file or self.emissions_file,
                                  self.tracker_settings, experiment=experiment)
-        foreign = ForeignLoadMeter()
-        nvml_start_mj = self.nvml.read_mj()
-        started_utc = utc_now()
-        foreign.start()
-        tracker.start()
-        started = time.perf_counter()
-        result = work()
-        wall_time_s = time.perf_counter() - started
-        tracked = tracker.stop()
-        foreign_figures = foreign.stop()
-        nvml_end_mj = self.nvml.read_mj()
+        result, tracked, window = tracked_call(tracker, work, self.nvml)
         sources = tracker.power_sources()
         self.power_sources.append(sources)
 
         figures = component_figures(tracked, factor)
         tokens = int(result["tokens"])
+        wall_time_s = window["wall_time_s"]
         figures.update(
-            started_utc=started_utc, ended_utc=utc_now(), wall_time_s=wall_time_s,
-            output_tokens=tokens,
+            **window, output_tokens=tokens,
             tokens_per_s=tokens / wall_time_s if wall_time_s > 0 else None,
             hardware_energy_per_output_token_j=(figures["hardware_energy_kwh"] * J_PER_KWH
                                                 / tokens if tokens else None),
-            nvml_gpu_energy_kwh=((nvml_end_mj - nvml_start_mj) / MJ_PER_KWH
-                                 if nvml_start_mj is not None else None),
-            **{k: v for k, v in result.items() if k != "tokens"}, **foreign_figures,
+            **{k: v for k, v in result.items() if k != "tokens"},
             power_sources=sources)  # kept with the repeat: a resumed job reports them too
         if self.idle_power_w is not None:
             add_dynamic_energy(figures, self.idle_power_w)
