@@ -75,6 +75,7 @@ bench: venv
 	$(BIN)/python benchmarks/gptq_dtype.py
 	$(BIN)/python benchmarks/fidelity_ladder.py
 	$(BIN)/python benchmarks/repeats_precision.py
+	$(BIN)/python benchmarks/idle_precision.py
 
 clean-results:
 	rm -rf results logs
