@@ -7,6 +7,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 CONFIG ?= config.yaml
+# On one machine a measuring job takes every core and runs alone (the energy_exclusive
+# resource); the other jobs running models (compression, quality) get one core each, so the
+# demo's 2 cores run two of them at a time: their imports, loading and Python-bound steps
+# overlap (docs/running.md). With a large model and many cores, mind the memory: empty it.
+LOCAL_THREADS ?= --set-threads compress=1 compress_step=1 evaluate=1
 PYTEST_ARGS ?=
 # The demo and the tests never need the Hugging Face hub: fail fast instead of retrying it.
 export HF_HUB_OFFLINE ?= 1
@@ -38,7 +43,7 @@ check-config: venv
 # overloaded replay is refused; --retries measures it again instead of stopping the demo.
 demo: venv check-config
 	@start=$$(date +%s); \
-	$(BIN)/snakemake --cores $(CORES) --retries 2 --configfile $(CONFIG) && \
+	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --retries 2 --configfile $(CONFIG) && \
 	echo ">> demo study done in $$(( $$(date +%s) - start )) s"
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html \
 		--report-stylesheet workflow/report/style.css
@@ -47,7 +52,7 @@ demo: venv check-config
 # continue; --rerun-incomplete reruns the jobs that were running when it died.
 recover: venv check-config
 	$(BIN)/snakemake --configfile $(CONFIG) --unlock
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
+	$(BIN)/snakemake --cores $(CORES) $(LOCAL_THREADS) --configfile $(CONFIG) --rerun-incomplete
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

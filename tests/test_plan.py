@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+import conftest
 from conftest import REPO, SCHEMA, demo_config
 from llm_footprint import cluster, cluster_estimates
 from llm_footprint.plan import Paths, Plan, Tuple, selection_problem
@@ -130,6 +131,24 @@ def test_demo_job_parameters_and_resources(demo):
     assert compress["runtime"](wildcards, 2) >= 2 * compress["runtime"](wildcards, 1) - 1
     with pytest.raises(ValueError):
         demo.resources("carbon")
+
+
+def test_local_schedule_shares_cores_between_model_jobs_but_never_a_measurement(demo):
+    """make demo's LOCAL_THREADS gives one core to the model jobs that do not measure, and the
+    priorities start compression before quality before measurements."""
+    from llm_footprint.plan.job_resources import MEASURING_RULES, MODEL_RULES
+
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    line = next(x for x in makefile.splitlines() if x.startswith("LOCAL_THREADS ?="))
+    flags = line.split("?=", 1)[1].split()
+    assert flags[0] == "--set-threads"
+    overridden = dict(item.split("=") for item in flags[1:])
+    assert set(overridden) == set(MODEL_RULES) - set(MEASURING_RULES)
+    assert set(overridden.values()) == {"1"}
+    assert tuple(conftest.LOCAL_THREADS) == tuple(flags)  # the tests' demo run schedules alike
+    order = [demo.priority_of(rule) for rule in ("compress", "evaluate", "measure_energy")]
+    assert order == sorted(order, reverse=True) and len(set(order)) == 3
+    assert demo.priority_of("compress_step") == demo.priority_of("compress")
 
 
 def test_thesis_plans_its_twelve_energy_tuples(thesis):

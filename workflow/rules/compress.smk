@@ -11,6 +11,7 @@ rule compress:
         footprint=PLAN.paths.footprint("compress", "{model}", "{variant}"),
     log:
         PLAN.paths.log("compress", "{model}", "{variant}"),
+    priority: PLAN.priority_of("compress")
     conda:
         "../../envs/quantize.yaml"
     threads: PLAN.threads_of("compress")
@@ -34,6 +35,7 @@ rule compress_step:
         footprint=PLAN.paths.footprint("compress_step", "{model}", "{step}"),
     log:
         PLAN.paths.log("compress_step", "{model}", "{step}"),
+    priority: PLAN.priority_of("compress_step")
     conda:
         "../../envs/quantize.yaml"
     threads: PLAN.threads_of("compress_step")

@@ -36,6 +36,7 @@ rule measure_energy:
         measurement=directory(PLAN.paths.energy()),
     log:
         PLAN.paths.log("measure_energy", "{model}", "{variant}", "{setup}"),
+    priority: PLAN.priority_of("measure_energy")
     conda:
         "../../envs/energy.yaml"
     threads: PLAN.threads_of("measure_energy")

@@ -24,6 +24,7 @@ rule evaluate:
         footprint=PLAN.paths.footprint("evaluate", "{model}", "{variant}"),
     log:
         PLAN.paths.log("evaluate", "{model}", "{variant}"),
+    priority: PLAN.priority_of("evaluate")
     conda:
         "../../envs/evaluate.yaml"
     threads: PLAN.threads_of("evaluate")

@@ -171,6 +171,7 @@ class Plan:
     energy_window_minutes = _Part("job_resources")
     job_setup = _Part("job_resources")
     threads_of = _Part("job_resources")
+    priority_of = _Part("job_resources")
     resources = _Part("job_resources")
     gpu_jobs = _Part("job_resources")
 

@@ -27,6 +27,11 @@ MODEL_RULES = ("compress", "compress_step", "evaluate", "measure_energy")
 # rules that measure energy (one job per tuple: its replay and scenarios): each takes the
 # whole energy_exclusive capacity
 MEASURING_RULES = ("measure_energy",)
+# The order in which one machine starts the ready model jobs: compression (the longest jobs)
+# first, quality beside and after it, measurements last. A measurement needs the whole machine:
+# started before the other jobs, it would leave a one-core quality job running alone after it
+# (make demo runs the other model jobs on one core each, two at a time).
+SCHEDULING_PRIORITY = {"compress": 2, "compress_step": 2, "evaluate": 1, "measure_energy": 0}
 
 
 class JobResources:
@@ -120,6 +125,11 @@ class JobResources:
             return self.threads(setup) if setup else 1
 
         return threads
+
+    @staticmethod
+    def priority_of(rule: str) -> int:
+        """The Snakemake ``priority`` of a rule running models (SCHEDULING_PRIORITY)."""
+        return SCHEDULING_PRIORITY[rule]
 
     def resources(self, rule: str) -> dict[str, Any]:
         """The ``resources`` of a rule running models, as functions of wildcards and attempt."""
