@@ -3,6 +3,8 @@ after a kill from the repeats already written (real CodeCarbon trackers, a real 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -168,3 +170,14 @@ def test_tables_and_front_page_carry_and_flag_the_precision():
     text = "\n".join(summary_section(summary, ["timed_replay"]))
     assert text.count("†") == 2 and "gptq @ cpu (replay J / output token)" in text
     assert "full @ cpu (replay" not in text
+    # as the workflow gives it: summary.csv read back, where every cell is a string
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(summary[0]))
+    writer.writeheader()
+    writer.writerows([*summary, {**summary[0], "variant": "rtn",
+                                 "timed_replay_precision_target_met": None}])
+    read_back = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert read_back[1]["timed_replay_precision_target_met"] == "False"
+    text = "\n".join(summary_section(read_back, ["timed_replay"]))
+    assert text.count("†") == 2 and "gptq @ cpu (replay J / output token)" in text
+    assert "full @ cpu (replay" not in text and "rtn @ cpu (replay" not in text

@@ -29,6 +29,12 @@ def fmt(value: Any, digits: int = 3) -> str:
     return f"{number_:.{digits}g}"
 
 
+def not_met(value: Any) -> bool:
+    """A precision target missed: False as computed, or "False" as read back from a CSV (an
+    empty cell, a figure without a target, is not a miss)."""
+    return value is False or str(value).strip().lower() == "false"
+
+
 def with_change(row: dict[str, Any], column: str, stem: str | None = None,
                 digits: int = 3) -> str:
     """'24.0 (+28.4 % *)': the value, its change against the baseline, * when significant."""
@@ -99,7 +105,7 @@ def summary_section(summary: list[dict], scenarios: Sequence[str],
             text = with_change(row, column, change_stem(column))
             if scenario == "saturated" and row.get("saturated_knee_batch_size") is not None:
                 text += f" (batch {row['saturated_knee_batch_size']})"
-            if row.get(f"{scenario}_precision_target_met") is False:
+            if not_met(row.get(f"{scenario}_precision_target_met")):
                 text += " †"
                 imprecise.append(f"{row['variant']} @ {row['setup']} ({units[scenario]})")
             cells.append(text)
