@@ -114,12 +114,15 @@ def head_statistics(model: Any, examples: list[dict[str, list[int]]],
     sink = torch.zeros(layers, heads, dtype=torch.float64)
     used = 0
     started = time.monotonic()
+    # the decoder without its language-model head: the statistic needs no logits, whose
+    # projection onto the vocabulary is a fifth of a small model's forward
+    body = model.base_model
     with torch.no_grad():
         for index, example in enumerate(examples):
             ids = torch.tensor([example["input_ids"]], device=device_string(device))
             if ids.shape[1] < 2:
                 continue
-            out = model(input_ids=ids, output_attentions=True, use_cache=False)
+            out = body(input_ids=ids, output_attentions=True, use_cache=False)
             for layer, attention in enumerate(out.attentions):
                 # (heads, queries after the first, keys)
                 weights = attention[0, :, 1:, :].float()

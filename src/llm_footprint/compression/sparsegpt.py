@@ -2,8 +2,8 @@
 
 Decoder block by decoder block, in float32: the inputs of block 0 are captured from the
 calibration texts; for each block, forward hooks accumulate H = 2 X^T X / n over the inputs X
-of each of its linear layers; each linear weight W is then pruned column block by column block
-(``block_size`` columns) with the optimal-brain-surgeon update: with the upper Cholesky factor
+of each of its linear layers (once for layers that read the same input: q/k/v, gate/up); each
+linear weight W is then pruned column block by column block (``block_size`` columns) with the optimal-brain-surgeon update: with the upper Cholesky factor
 U of H^-1 (H dampened by ``damp_percent`` times its mean diagonal), the weights of lowest
 w^2 / U_jj^2 are zeroed (``N:M``: the N lowest of every M consecutive input columns of a row;
 unstructured: ceil(sparsity x size) of each column block), and each pruned column's error
@@ -270,9 +270,17 @@ class SparseGPT(Method):
             hessians = {name: torch.zeros(mod.in_features, mod.in_features)
                         for name, mod in linears.items()}
             counts = dict.fromkeys(linears, 0)
+            # linears called one after another on the same input tensor (q/k/v, gate/up)
+            # share one Hessian: 2 X^T X is computed once for them
+            shares: dict[str, str] = {}
+            previous: dict[str, Any] = {"input": None, "name": None}
 
             def accumulate(name: str):
                 def hook(module: Any, args: tuple, output: Any) -> None:
+                    if args[0] is previous["input"]:
+                        shares[name] = previous["name"]
+                        return
+                    previous.update(input=args[0], name=name)
                     x = args[0].detach().float().reshape(-1, module.in_features)
                     rows = x.shape[0]
                     total = counts[name] + rows
@@ -290,10 +298,11 @@ class SparseGPT(Method):
             finally:
                 for h in handles:
                     h.remove()
+                previous["input"] = None  # the last input is not kept alive
             for name, module in linears.items():
                 module.weight.data = prune_linear(
-                    module.weight.data, hessians[name], n, m, sparsity, variant["block_size"],
-                    variant["damp_percent"]).to(module.weight.dtype)
+                    module.weight.data, hessians[shares.get(name, name)], n, m, sparsity,
+                    variant["block_size"], variant["damp_percent"]).to(module.weight.dtype)
                 full = f"{prefix}.{index}.{name}.weight"
                 record = layer_sparsity(module.weight.data, n, m)
                 check_layer(full, record, n, sparsity)
