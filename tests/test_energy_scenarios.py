@@ -194,9 +194,10 @@ def test_generate_workload_splits_prefill_and_decode_on_the_demo_model(demo_mode
                "energy": {}, "ledger": RepeatLedger(tmp_path / "out", {"test": 1})}
     meter = WorkMeter(tmp_path, "emissions.csv", TRACKER, "cpu", idle_power_w=1.0)
     settings = {"workload": "generate", "batch_size": 2, "repeats": 2, "max_windows": None,
-                "split_prefill": True}
+                "split_prefill": True, "warmup_runs": 1}
     result = fixed_workload.run(meter, loaded, settings, context, "demo")
     assert result["workload"]["split_prefill"] is True
+    assert result["workload"]["warmup_runs"] == 1
     for run in result["runs"]:
         assert run["output_tokens"] == 2 * 24 and run["decode_tokens"] == 2 * 23
         assert run["prefill_input_tokens"] == run["input_tokens"] > 10
@@ -208,9 +209,24 @@ def test_generate_workload_splits_prefill_and_decode_on_the_demo_model(demo_mode
     assert aggregated["decode_hardware_energy_per_output_token_j"]["n"] == 2
     # without the split: no prefill run is measured
     assert result["precision"]["fixed_workload"]["repeats"] == 2
-    (tmp_path / "plain").mkdir()
-    context["ledger"] = RepeatLedger(tmp_path / "plain-out", {"test": 2})
-    plain = fixed_workload.run(WorkMeter(tmp_path / "plain", "emissions.csv", TRACKER, "cpu"),
-                               loaded, {**settings, "split_prefill": False, "repeats": 1},
-                               context, "demo")
-    assert "prefill_hardware_energy_kwh" not in plain["runs"][0]
+    # warmup_runs: that many untracked runs before the tracked one, counted in forward passes
+    forwards = []
+    hook = loaded.model.register_forward_pre_hook(lambda *args: forwards.append(1))
+    try:
+        passes = {}
+        for warmup_runs in (0, 1):
+            folder = tmp_path / f"plain-{warmup_runs}"
+            folder.mkdir()
+            context["ledger"] = RepeatLedger(tmp_path / f"plain-out-{warmup_runs}",
+                                             {"test": 2, "warmup_runs": warmup_runs})
+            forwards.clear()
+            plain = fixed_workload.run(WorkMeter(folder, "emissions.csv", TRACKER, "cpu"),
+                                       loaded, {**settings, "split_prefill": False, "repeats": 1,
+                                                "warmup_runs": warmup_runs}, context, "demo")
+            passes[warmup_runs] = len(forwards)
+            assert plain["workload"]["warmup_runs"] == warmup_runs
+            assert len(plain["runs"]) == 1
+            assert "prefill_hardware_energy_kwh" not in plain["runs"][0]
+    finally:
+        hook.remove()
+    assert passes[0] > 0 and passes[1] == 2 * passes[0]

@@ -98,7 +98,7 @@ def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: floa
     """Minutes one energy scenario adds to its tuple's measuring job, which has loaded the
     model and idled already (``case``: expected or worst, see repeat_work_minutes): the
     saturated loops are timed exactly, per batch size; a fixed workload is estimated like an
-    evaluation per repeat (its warm-up included)."""
+    evaluation per run (its warm-up runs included)."""
     from .energy.repeats import Precision
 
     settings = energy["scenarios"][scenario]
@@ -106,9 +106,10 @@ def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: floa
     if scenario == "saturated":
         return len(settings["batch_sizes"]) * repeat_work_minutes(
             precision, settings["duration_s"] / 60, case)
-    base, per_billion = FIXED_WORKLOAD_MINUTES  # warm-up + repeats, each one workload pass
+    base, per_billion = FIXED_WORKLOAD_MINUTES  # warm-ups + repeats, each one workload pass
     one_pass = base + per_billion * model_params_b
-    return one_pass + repeat_work_minutes(precision, one_pass, case)
+    return (settings.get("warmup_runs", 1) * one_pass
+            + repeat_work_minutes(precision, one_pass, case))
 
 
 def replay_window_minutes(energy: dict[str, Any], case: str = "worst") -> float:

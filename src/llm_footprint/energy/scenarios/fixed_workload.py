@@ -86,7 +86,8 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
         described = {"workload": "generate", "prompts": len(context["prompts"]),
                      "max_new_tokens": generation["max_new_tokens"],
                      "split_prefill": prefill_work is not None}
-    work()  # warm-up: first forwards may compile kernels or fill caches
+    for _ in range(settings["warmup_runs"]):
+        work()  # first forwards may select kernels or fill caches
 
     def measure_repeat(repeat: int, emissions_file: str) -> dict[str, Any]:
         prefill = (meter.measure(prefill_work, f"{label}/fixed_workload/{repeat}/prefill",
@@ -99,4 +100,5 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
     precision = Precision.of(settings, context["energy"])
     runs, achieved = run_repeats(context["ledger"], SERIES, precision, HEADLINE, measure_repeat)
     return {"workload": {**described, "batch_size": settings["batch_size"],
-                         "repeats": len(runs)}, "runs": runs, "precision": {SERIES: achieved}}
+                         "warmup_runs": settings["warmup_runs"], "repeats": len(runs)},
+            "runs": runs, "precision": {SERIES: achieved}}

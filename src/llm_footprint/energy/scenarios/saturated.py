@@ -66,7 +66,8 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
     for batch_size in settings["batch_sizes"]:
         work = closed_loop(generate, context["prompts"], batch_size, settings["duration_s"],
                            context["generation"]["seed"])
-        generate(context["prompts"][:batch_size], 0)  # warm-up at this shape
+        for _ in range(settings["warmup_runs"]):
+            generate(context["prompts"][:batch_size], 0)  # first calls at this shape
         series = f"batch{batch_size}"
 
         def measure_repeat(repeat: int, emissions_file: str, work=work, batch_size=batch_size,
@@ -87,6 +88,7 @@ def run(meter: WorkMeter, loaded: Any, settings: dict[str, Any], context: dict[s
         points.append(point)
     return {"workload": {"batch_sizes": list(settings["batch_sizes"]),
                          "duration_s": settings["duration_s"],
+                         "warmup_runs": settings["warmup_runs"],
                          "max_new_tokens": context["generation"]["max_new_tokens"]},
             "points": points, "knee_batch_size": knee(points, settings["knee_tolerance"]),
             "runs": runs, "precision": achieved}
