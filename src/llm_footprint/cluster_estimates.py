@@ -108,7 +108,7 @@ def scenario_minutes(energy: dict[str, Any], scenario: str, model_params_b: floa
             precision, settings["duration_s"] / 60, case)
     base, per_billion = FIXED_WORKLOAD_MINUTES  # warm-ups + repeats, each one workload pass
     one_pass = base + per_billion * model_params_b
-    return (settings.get("warmup_runs", 1) * one_pass
+    return (settings["warmup_runs"] * one_pass
             + repeat_work_minutes(precision, one_pass, case))
 
 

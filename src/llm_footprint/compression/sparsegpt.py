@@ -3,12 +3,13 @@
 Decoder block by decoder block, in float32: the inputs of block 0 are captured from the
 calibration texts; for each block, forward hooks accumulate H = 2 X^T X / n over the inputs X
 of each of its linear layers (once for layers that read the same input: q/k/v, gate/up); each
-linear weight W is then pruned column block by column block (``block_size`` columns) with the optimal-brain-surgeon update: with the upper Cholesky factor
-U of H^-1 (H dampened by ``damp_percent`` times its mean diagonal), the weights of lowest
-w^2 / U_jj^2 are zeroed (``N:M``: the N lowest of every M consecutive input columns of a row;
-unstructured: ceil(sparsity x size) of each column block), and each pruned column's error
-(w - q) / U_jj is spread over the not yet pruned columns. The block then runs again on the
-pruned weights to give the next block's inputs.
+linear weight W is then pruned column block by column block (``block_size`` columns) with the
+optimal-brain-surgeon update: with the upper Cholesky factor U of H^-1 (H dampened by
+``damp_percent`` times its mean diagonal), the weights of lowest w^2 / U_jj^2 are zeroed
+(``N:M``: the N lowest of every M consecutive input columns of a row; unstructured:
+ceil(sparsity x size) of each column block), and each pruned column's error (w - q) / U_jj is
+spread over the not yet pruned columns. The block then runs again on the pruned weights to give
+the next block's inputs.
 
 The checkpoint is a plain transformers checkpoint with the zeros stored densely, so inference
 runs dense: no sparse kernel is used on CPU or CUDA.
