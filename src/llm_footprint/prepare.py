@@ -95,26 +95,26 @@ def shared_gguf_parsing() -> Iterator[None]:
     """
     import gguf
 
-    new_reader, new_name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    make_reader, make_name_map = gguf.GGUFReader, gguf.get_tensor_name_map
     readers: dict[tuple[str, str], Any] = {}
     name_maps: dict[tuple[Any, int], Any] = {}
 
     def reader(path: Any, mode: str = "r") -> Any:
         key = (os.fspath(path), mode)
         if key not in readers:
-            readers[key] = new_reader(path, mode)
+            readers[key] = make_reader(path, mode)
         return readers[key]
 
     def name_map(arch: Any, n_blocks: int) -> Any:
         if (arch, n_blocks) not in name_maps:
-            name_maps[(arch, n_blocks)] = new_name_map(arch, n_blocks)
+            name_maps[(arch, n_blocks)] = make_name_map(arch, n_blocks)
         return name_maps[(arch, n_blocks)]
 
     gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = new_reader, new_name_map
+        gguf.GGUFReader, gguf.get_tensor_name_map = make_reader, make_name_map
 
 
 def from_gguf_package(package: str, file_name: str, out_dir: Path) -> dict[str, Any]:
