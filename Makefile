@@ -81,6 +81,7 @@ bench: venv
 	$(BIN)/python benchmarks/fidelity_ladder.py
 	$(BIN)/python benchmarks/repeats_precision.py
 	$(BIN)/python benchmarks/idle_precision.py
+	$(BIN)/python benchmarks/energy_reproducibility.py
 
 clean-results:
 	rm -rf results logs
