@@ -111,3 +111,35 @@ def test_overlap_check_sees_what_is_drawn_and_only_that():
     assert sorted(map(sorted, overlapping_texts(drawn))) == [["0", "30"]]
     plt.close(hidden)
     plt.close(drawn)
+
+
+def test_point_labels_keep_off_error_bars_and_a_moved_label_points_home():
+    """A point with other points' error bars just above and below it (the demo's bnb-nf4
+    inside full's energy interval): its label touches no bar, and a label not at one of its
+    point's corners is drawn with a leader line, so that it cannot read as the bar's point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    from llm_footprint.figure_layout import CORNER_OFFSETS, place_point_labels, renderer_of
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_xlim(-1, 3)
+    ax.set_ylim(-1, 1)
+    # two bars on each side, about 12 and 23 px off: every corner of the point is covered
+    bars = [((-0.8, y), (2.8, y)) for y in (0.1, -0.1, 0.2, -0.2)]
+    for (x0, y0), (x1, y1) in bars:
+        ax.plot([x0, x1], [y0, y1])
+    (label,) = place_point_labels(ax, [(0.0, 0.0)], ["bnb-nf4"], bars=bars)
+    renderer = renderer_of(fig)
+    label.update_positions(renderer)
+    box = Text.get_window_extent(label, renderer)  # the text, not its leader line
+    for start, end in bars:
+        (x0, y0), (x1, y1) = ax.transData.transform(start), ax.transData.transform(end)
+        assert not box.overlaps(Bbox([[x0, y0 - 1], [x1, y1 + 1]]))
+    assert tuple(round(v) for v in label.xyann) not in CORNER_OFFSETS
+    assert label.arrow_patch is not None
+    plt.close(fig)

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 # offsets (points) tried in turn for a point's label: right-up first, then around the point,
-# then further out on eight directions (drawn with a leader line beyond the first ring)
+# then further out on eight directions (drawn with a leader line beyond the four corners)
 NEAR_OFFSETS = ((5, 5), (5, -11), (-5, 5), (-5, -11), (5, 16), (5, -22), (-5, 16), (-5, -22),
                 (12, 0), (-12, 0))
+# the four offsets whose label touches the point's corner: no leader line needed
+CORNER_OFFSETS = NEAR_OFFSETS[:4]
 FAR_OFFSETS = tuple((round(r * math.cos(a * math.pi / 4)), round(r * math.sin(a * math.pi / 4)))
                     for r in (30, 45, 60, 80) for a in (1, 7, 3, 5, 0, 4, 2, 6))
 
@@ -55,7 +57,12 @@ def visible_texts(fig: Any) -> list[Any]:
 
 
 def _extent(artist: Any, renderer: Any) -> Any | None:
-    box = artist.get_window_extent(renderer)
+    """The box of the text itself: an annotation's own extent also spans its leader line."""
+    from matplotlib.text import Annotation, Text
+
+    if isinstance(artist, Annotation):
+        artist.update_positions(renderer)  # where its offset puts the text, as drawing does
+    box = Text.get_window_extent(artist, renderer)
     if box.width <= 0 or box.height <= 0 or not all(map(math.isfinite, box.bounds)):
         return None
     return box
@@ -80,38 +87,48 @@ def _collides(box: Any, others: Iterable[Any]) -> bool:
 
 
 def place_point_labels(ax: Any, points: Sequence[tuple[float, float]], labels: Sequence[str],
-                       fontsize: float = 8) -> list[Any]:
+                       fontsize: float = 8,
+                       bars: Sequence[tuple[tuple[float, float], tuple[float, float]]] = ()
+                       ) -> list[Any]:
     """Annotate each point with its label at the first offset that collides with no label
-    placed before it, no marker and no tick label; the last offset tried when none is free,
-    with a leader line."""
+    placed before it, no marker, no error bar (``bars``: segments in data coordinates) and no
+    tick label. A label that does not touch its point's corner gets a leader line to it: next
+    to another point's marker or bar, a bare label reads as that point's."""
     fig = ax.figure
     renderer = renderer_of(fig)
     taken = [b for t in visible_texts(fig) if (b := _extent(t, renderer)) is not None]
     from matplotlib.transforms import Bbox
 
-    marker_px = 4
+    marker_px, bar_px = 4, 1.5
     for x, y in points:
         px, py = ax.transData.transform((x, y))
         taken.append(Bbox([[px - marker_px, py - marker_px], [px + marker_px, py + marker_px]]))
+    for start, end in bars:
+        (x0, y0), (x1, y1) = ax.transData.transform(start), ax.transData.transform(end)
+        taken.append(Bbox([[min(x0, x1) - bar_px, min(y0, y1) - bar_px],
+                           [max(x0, x1) + bar_px, max(y0, y1) + bar_px]]))
     placed = []
     for (x, y), label in zip(points, labels):
-        chosen = None
-        for dx, dy in (*NEAR_OFFSETS, *FAR_OFFSETS):
-            far = (dx, dy) in FAR_OFFSETS
-            annotation = ax.annotate(
+
+        def annotate(dx: float, dy: float, leader: bool) -> Any:
+            return ax.annotate(
                 label, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
                 ha="left" if dx >= 0 else "right", va="bottom" if dy >= 0 else "top",
-                arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6} if far else None)
-            box = annotation.get_window_extent(renderer)
+                arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6} if leader else None)
+
+        chosen = None
+        for dx, dy in (*NEAR_OFFSETS, *FAR_OFFSETS):
+            # measured without the leader line, which ends at the point's own marker
+            annotation = annotate(dx, dy, leader=False)
+            box = _extent(annotation, renderer)
             inside = ax.bbox.contains(box.x0, box.y0) and ax.bbox.contains(box.x1, box.y1)
-            if inside and not _collides(box, taken):
-                chosen = annotation
+            annotation.remove()
+            if box is not None and inside and not _collides(box, taken):
+                chosen = annotate(dx, dy, leader=(dx, dy) not in CORNER_OFFSETS)
                 taken.append(box)
                 break
-            annotation.remove()
-        if chosen is None:  # nowhere free inside the axes: the first offset, and say so
-            chosen = ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5),
-                                 fontsize=fontsize)
+        if chosen is None:  # nowhere free inside the axes: the first offset
+            chosen = annotate(*NEAR_OFFSETS[0], leader=False)
         placed.append(chosen)
     return placed
 

@@ -87,7 +87,9 @@ def quality_vs_energy(energy_csv: str | Path, quality_csv: str | Path, task: str
         ax.grid(alpha=0.3)
         ax.set_title(title)
         drop_corner_ticks(ax)
-        place_point_labels(ax, points, labels)
+        bars = [segment for (x, y), dx, dy in zip(points, x_errors, y_errors)
+                for segment in (((x - dx, y), (x + dx, y)), ((x, y - dy), (x, y + dy)))]
+        place_point_labels(ax, points, labels, bars=bars)
     if not points:
         ax.set_title(title)
     common.save(fig, png, svg)
