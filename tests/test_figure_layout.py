@@ -143,3 +143,55 @@ def test_point_labels_keep_off_error_bars_and_a_moved_label_points_home():
     assert tuple(round(v) for v in label.xyann) not in CORNER_OFFSETS
     assert label.arrow_patch is not None
     plt.close(fig)
+
+
+def test_a_perplexity_six_times_the_others_turns_the_quality_axis_logarithmic(tmp_path):
+    """The demo's case: SparseGPT 2:4 at 113 against 19-26 for the rest. On a linear axis the
+    five were a sliver; on the log axis they are apart, with labelled 1-2-5 ticks (a log axis
+    from 15 to 130 would otherwise label 100 alone), and each tick labelled with its value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # a demo run's figures (J per token, its 95 % half-width, perplexity): the energy axis
+    # ticks in steps of 0.025 J
+    values = {"full": (1.5226, 0.0178, 18.69), "gptq-4bit": (1.4571, 0.0153, 24.11),
+              "rtn-4bit": (1.4710, 0.0499, 26.08), "bnb-nf4": (1.4583, 0.0296, 23.96),
+              "sparsegpt-2of4": (1.5219, 0.0222, 113.1), "ah-80": (1.5168, 0.0100, 21.27)}
+    energy = write_csv(tmp_path / "energy.csv", [
+        {"model": "smollm2-135m", "variant": v, "setup": "laptop-cpu",
+         "hardware_energy_per_output_token_j": j,
+         "hardware_energy_per_output_token_j_ci95_half_width": h}
+        for v, (j, h, _) in values.items()])
+    quality = write_csv(tmp_path / "quality.csv", [
+        {"model": "smollm2-135m", "variant": v, "task": "perplexity", "metric": "token_perplexity",
+         "value": p, "stderr": 0.3, "higher_is_better": "False"} for v, (_, _, p) in values.items()])
+    drawn = {}
+    original = figures.common.save
+
+    def keep(fig, png, svg):
+        drawn["ax"] = fig.axes[0]
+        original(fig, png, svg)
+
+    figures.common.save = keep
+    try:
+        figures.quality_vs_energy(energy, quality, "perplexity", "token_perplexity",
+                                  "hardware_energy_per_output_token_j", tmp_path / "q.png",
+                                  tmp_path / "q.svg")
+    finally:
+        figures.common.save = original
+    ax = drawn["ax"]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+    low, high = ax.get_ylim()
+    labelled = [t for t in ax.get_yticks() if low <= t <= high]
+    assert labelled == [20.0, 50.0, 100.0]
+    # every tick label is its tick's value (three significant digits wrote 1.425 as 1.43)
+    ax.figure.canvas.draw()
+    for ticks, labels in ((ax.get_xticks(), ax.get_xticklabels()),
+                          (ax.get_yticks(), ax.get_yticklabels())):
+        shown = [(tick, label.get_text()) for tick, label in zip(ticks, labels)
+                 if label.get_text()]
+        assert shown and all(float(text) == pytest.approx(tick) for tick, text in shown)
+    # the five within 19-26 take 13 % of the axes' height; 5.5 % on the linear axis
+    ax_y = [ax.transAxes.inverted().transform(ax.transData.transform((1.5, p)))[1]
+            for p in (18.69, 26.08)]
+    assert ax_y[1] - ax_y[0] > 0.1
