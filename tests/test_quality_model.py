@@ -84,6 +84,41 @@ def test_token_perplexity_matches_the_model_loss(demo_lm):
     assert split["nll_sum_nats"] == pytest.approx(expected_nll, rel=1e-4)
 
 
+def test_paired_blocks_hold_the_scored_tokens_nll_and_fingerprint_the_tokens(demo_lm):
+    """With pairing, the NLL of each block of BLOCK_TOKENS scored tokens (the model's own loss
+    over those tokens, computed directly) and a fingerprint that changes with the text or the
+    windows; without it (the energy stage's fixed workload) none of that work is done."""
+    import torch
+
+    from llm_footprint.quality.perplexity import BLOCK_TOKENS, token_perplexity
+
+    model, tokenizer = demo_lm
+    text = SHORT_PAGE * 8
+    ids = tokenizer(text)["input_ids"]
+    result = token_perplexity(model, tokenizer, text, context_tokens=len(ids) + 5, pairing=True)
+    blocks = result["block_nll_nats"]
+    assert result["block_tokens"] == BLOCK_TOKENS and len(blocks) == (len(ids) - 1) // BLOCK_TOKENS
+    # block 2 directly: the loss over its targets, ids[1 + 2 * 64 : 1 + 3 * 64]
+    with torch.inference_mode():
+        log_probs = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+    first = 1 + 2 * BLOCK_TOKENS
+    targets = torch.tensor(ids[first:first + BLOCK_TOKENS])
+    direct = -float(log_probs[first - 1:first - 1 + BLOCK_TOKENS].gather(
+        1, targets.unsqueeze(1)).sum())
+    assert blocks[2] == pytest.approx(direct, rel=1e-4)
+    assert sum(blocks) <= result["nll_sum_nats"] + 1e-6
+
+    same = token_perplexity(model, tokenizer, text, context_tokens=len(ids) + 5, pairing=True)
+    other_windows = token_perplexity(model, tokenizer, text, context_tokens=64, pairing=True)
+    other_text = token_perplexity(model, tokenizer, text + " Again .", context_tokens=len(ids) + 5,
+                                  pairing=True)
+    assert same["scored_tokens_sha256"] == result["scored_tokens_sha256"]
+    assert other_windows["scored_tokens_sha256"] != result["scored_tokens_sha256"]
+    assert other_text["scored_tokens_sha256"] != result["scored_tokens_sha256"]
+    plain = token_perplexity(model, tokenizer, text, context_tokens=len(ids) + 5)
+    assert "block_nll_nats" not in plain and "scored_tokens_sha256" not in plain
+
+
 def test_evaluation_indexes_only_its_tasks_folders_and_finds_the_same_configs():
     """An evaluation job indexes the folders of its tasks only; the configs it resolves are
     those of lm-eval's full index, which any other use (and the cluster's hub tasks) goes by."""

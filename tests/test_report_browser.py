@@ -44,6 +44,16 @@ def test_summary_recommendation_and_footprint_tables(demo_study_run):
     # 4 bits cost this model perplexity, and the per-token standard errors say it is real
     assert float(gptq["perplexity_token_perplexity_change_pct"]) > 5
     assert gptq["perplexity_token_perplexity_significant"] == "yes"
+    # token perplexity is tested pairwise (same tokens, block by block) for every variant: a
+    # change of more than 5 % is real (head pruning's +13.8 % had p = 0.086 on the z-test)
+    quality = [r for r in rows(tables / "quality.csv") if r["metric"] == "token_perplexity"]
+    assert len(quality) == 6
+    for row in quality:
+        paired = row["variant"] != "full"
+        assert (row["paired_p_value"] != "") == paired and (row["paired_blocks"] != "") == paired
+        if paired and abs(float(row["relative_change_pct"])) > 5:
+            assert float(row["paired_p_value"]) < 0.05, row["variant"]
+            assert summary[row["variant"]]["perplexity_token_perplexity_significant"] == "yes"
     # the replay ran once in the tests: its changes cannot be tested, and say so
     assert gptq["replay_energy_per_output_token_significant"] == "n/a"
     assert float(gptq["compression_energy_kwh"]) > 0

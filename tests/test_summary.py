@@ -11,7 +11,7 @@ from llm_footprint.energy.stats import mean_ci95
 from llm_footprint.front_page import front_page
 from llm_footprint.quality.perplexity import perplexity_stderr
 from llm_footprint.recommend import recommendation_rows
-from llm_footprint.significance import Estimate, compare, welch_p_value, z_p_value
+from llm_footprint.significance import Estimate, compare, paired_blocks_p_value, welch_p_value, z_p_value
 from llm_footprint.summary import Tables, summary_rows
 
 RECOMMEND = {"quality_floors": [{"task": "perplexity", "metric": "token_perplexity",
@@ -62,6 +62,59 @@ def test_perplexity_stderr_matches_the_per_token_standard_error():
     assert perplexity_stderr(ppl, nll.sum(), float((nll ** 2).sum()), len(nll)) == pytest.approx(
         expected)
     assert perplexity_stderr(ppl, 2.0, 4.0, 1) is None
+
+
+def test_paired_blocks_p_value_is_scipys_paired_t_test_and_sees_what_the_z_test_cannot():
+    """The same text scored by two variants: block NLLs that vary a lot from passage to passage
+    (hard and easy text) but differ by a steady 2 % in every block. The z-test on the two
+    perplexities' standard errors sees the passages' spread on both sides and no difference;
+    the paired test sees the difference. scipy's paired test on the raw blocks is the
+    reference."""
+    from scipy.stats import ttest_rel
+
+    base = [100.0, 180.0, 60.0, 140.0, 220.0, 90.0, 160.0, 75.0]
+    variant = [b * 1.02 + (0.3 if i % 2 else -0.3) for i, b in enumerate(base)]
+    p = paired_blocks_p_value(variant, base)
+    assert p == pytest.approx(ttest_rel(variant, base).pvalue, rel=1e-9) and p < 0.01
+    spread = Estimate(sum(base) / 8, stderr=17.0), Estimate(sum(variant) / 8, stderr=17.3)
+    assert compare(spread[1], spread[0]).significant == "no"
+    paired = Estimate(spread[1].mean, stderr=17.3, paired_p_value=p)
+    assert compare(paired, spread[0]).significant == "yes"
+    assert compare(paired, spread[0]).test == "paired_t"
+    assert paired_blocks_p_value(base, base) == 1.0
+    assert paired_blocks_p_value([b + 1 for b in base], base) == 0.0
+    assert paired_blocks_p_value(base[:3], base) is None and paired_blocks_p_value([1.0], [2.0]) is None
+
+
+def test_quality_table_pairs_perplexity_only_on_the_same_tokens(tmp_path):
+    """quality.csv's paired p-value: for each variant against its baseline, only where both
+    scored the same tokens (equal fingerprints); a variant whose text differs keeps the
+    z-test."""
+    import json
+
+    from llm_footprint.tables import quality_rows
+
+    def write(variant, blocks, fingerprint):
+        path = tmp_path / f"{variant}.json"
+        perplexity = {"token_perplexity": math.exp(sum(blocks) / (64 * len(blocks))),
+                      "block_tokens": 64, "block_nll_nats": blocks,
+                      "scored_tokens_sha256": fingerprint}
+        row = {"model": "m", "variant": variant, "task": "perplexity",
+               "metric": "token_perplexity", "value": perplexity["token_perplexity"],
+               "stderr": 0.5, "higher_is_better": False}
+        path.write_text(json.dumps({"model": "m", "variant": variant, "rows": [row],
+                                    "perplexity": perplexity}), encoding="utf-8")
+        return path
+
+    base = [150.0, 190.0, 120.0, 170.0]
+    files = [write("full", base, "abc"), write("pruned", [b + 4 for b in base[:2]] +
+                                                [b + 5 for b in base[2:]], "abc"),
+             write("other-text", [b + 4 for b in base], "def")]
+    rows = {r["variant"]: r for r in quality_rows(files, "full")}
+    assert "paired_p_value" not in rows["full"] and "paired_p_value" not in rows["other-text"]
+    assert rows["pruned"]["paired_blocks"] == 4
+    assert rows["pruned"]["paired_p_value"] == pytest.approx(
+        paired_blocks_p_value([b + 4 for b in base[:2]] + [b + 5 for b in base[2:]], base))
 
 
 def tables(replay_full=(1.00, 1.02, 0.98), replay_small=(0.50, 0.52, 0.49),

@@ -58,7 +58,8 @@ def estimate_of(row: dict[str, Any] | None, figure: str, factor: float = 1.0,
 def quality_estimate(row: dict[str, Any] | None) -> Estimate | None:
     if row is None or number(row.get("value")) is None:
         return None
-    return Estimate(number(row["value"]), stderr=number(row.get("stderr")))
+    return Estimate(number(row["value"]), stderr=number(row.get("stderr")),
+                    paired_p_value=number(row.get("paired_p_value")))
 
 
 def pooled_latency(energy_dir: str | Path, q: float) -> float | None:

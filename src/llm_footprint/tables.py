@@ -13,6 +13,7 @@ from .cells import change_pct
 from .compression.checkpoint import SUMMARY_FILE
 from .energy.stats import mean_ci95
 from .energy.summary import idle_power_w
+from .significance import add_paired_perplexity_columns
 
 COMPRESSION_COLUMNS = [
     "model", "variant", "method", "chain", "bits", "group_size", "desc_act", "sym", "dtype",
@@ -58,7 +59,7 @@ QUALITY_COLUMNS = [
     "model", "variant", "dtype", "cpu_capability", "task", "metric", "value", "stderr", "n_samples", "num_fewshot", "limit",
     "higher_is_better", "baseline_model", "baseline_variant", "baseline_value",
     "difference_baseline_minus_variant",
-    "relative_change_pct",
+    "relative_change_pct", "paired_p_value", "paired_blocks",
 ]
 
 
@@ -66,13 +67,16 @@ def quality_rows(quality_files: Iterable[str | Path], baseline_variant: str,
                  teachers: dict[str, str | None] | None = None) -> list[dict]:
     """Tidy quality rows with each variant's change against its model's baseline variant (for a
     distilled model, its teacher's)."""
-    rows = []
+    rows, perplexities = [], {}
     for path in quality_files:
         with open(path, encoding="utf-8") as handle:
             result = json.load(handle)
         # what ran: the same metric in bf16 emulation and in float32 are different measurements
         ran = {"dtype": result.get("dtype"), "cpu_capability": result.get("cpu_capability")}
         rows.extend({**row, **ran} for row in result["rows"])
+        if result.get("perplexity"):
+            perplexities[(result["model"], result["variant"])] = result["perplexity"]
+    add_paired_perplexity_columns(rows, perplexities, baseline_variant, teachers or {})
     return add_baseline_columns(rows, baseline_variant, teachers)
 
 

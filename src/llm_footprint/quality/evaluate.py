@@ -158,7 +158,8 @@ def evaluate_checkpoint(model_id: str, variant_id: str, checkpoint_dir: str | Pa
         text, text_source = perplexity_text(quality, tasks)
         perplexity = token_perplexity(loaded.model, loaded.tokenizer, text,
                                       settings["context_tokens"], settings["stride"],
-                                      settings["max_windows"], settings["batch_size"])
+                                      settings["max_windows"], settings["batch_size"],
+                                      pairing=True)
         perplexity["text_source"] = text_source
         if not math.isfinite(perplexity["token_perplexity"]):
             raise RuntimeError(f"token-level perplexity is {perplexity['token_perplexity']}")
