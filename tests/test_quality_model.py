@@ -112,11 +112,11 @@ def test_paired_blocks_hold_the_scored_tokens_nll_and_fingerprint_the_tokens(dem
     other_windows = token_perplexity(model, tokenizer, text, context_tokens=64, pairing=True)
     other_text = token_perplexity(model, tokenizer, text + " Again .", context_tokens=len(ids) + 5,
                                   pairing=True)
-    assert same["scored_tokens_sha256"] == result["scored_tokens_sha256"]
-    assert other_windows["scored_tokens_sha256"] != result["scored_tokens_sha256"]
-    assert other_text["scored_tokens_sha256"] != result["scored_tokens_sha256"]
+    assert same["scored_tokens_fingerprint"] == result["scored_tokens_fingerprint"]
+    assert other_windows["scored_tokens_fingerprint"] != result["scored_tokens_fingerprint"]
+    assert other_text["scored_tokens_fingerprint"] != result["scored_tokens_fingerprint"]
     plain = token_perplexity(model, tokenizer, text, context_tokens=len(ids) + 5)
-    assert "block_nll_nats" not in plain and "scored_tokens_sha256" not in plain
+    assert "block_nll_nats" not in plain and "scored_tokens_fingerprint" not in plain
 
 
 def test_evaluation_indexes_only_its_tasks_folders_and_finds_the_same_configs():

@@ -98,7 +98,7 @@ def test_quality_table_pairs_perplexity_only_on_the_same_tokens(tmp_path):
         path = tmp_path / f"{variant}.json"
         perplexity = {"token_perplexity": math.exp(sum(blocks) / (64 * len(blocks))),
                       "block_tokens": 64, "block_nll_nats": blocks,
-                      "scored_tokens_sha256": fingerprint}
+                      "scored_tokens_fingerprint": fingerprint}
         row = {"model": "m", "variant": variant, "task": "perplexity",
                "metric": "token_perplexity", "value": perplexity["token_perplexity"],
                "stderr": 0.5, "higher_is_better": False}

@@ -102,8 +102,8 @@ def paired_perplexity_p_values(perplexities: dict[tuple[str, str], dict | None],
         base = perplexities.get(base_key)
         if (model, variant) == base_key or not mine or not base:
             continue
-        fingerprint = mine.get("scored_tokens_sha256")
-        if not fingerprint or fingerprint != base.get("scored_tokens_sha256") \
+        fingerprint = mine.get("scored_tokens_fingerprint")
+        if not fingerprint or fingerprint != base.get("scored_tokens_fingerprint") \
                 or mine.get("block_tokens") != base.get("block_tokens"):
             continue
         p_value = paired_blocks_p_value(mine["block_nll_nats"], base["block_nll_nats"])

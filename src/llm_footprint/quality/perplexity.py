@@ -134,7 +134,7 @@ def token_perplexity(model: Any, tokenizer: Any, text: str, context_tokens: int,
         "block_tokens": BLOCK_TOKENS,
         "block_nll_nats": [math.fsum(token_nlls[i : i + BLOCK_TOKENS])
                            for i in range(0, len(token_nlls) - BLOCK_TOKENS + 1, BLOCK_TOKENS)],
-        "scored_tokens_sha256": scored_tokens_fingerprint(input_ids, windows),
+        "scored_tokens_fingerprint": scored_tokens_fingerprint(input_ids, windows),
     }
     return {
         "token_perplexity": perplexity,
