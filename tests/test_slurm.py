@@ -50,6 +50,12 @@ def slurm_cluster():
         pytest.fail(f"could not start the SLURM test cluster:\n{result.stdout}\n{result.stderr}")
     yield
     subprocess.run(["bash", str(CLUSTER), "stop"], capture_output=True, timeout=120)
+    # a stopped cluster's slurm.conf left at the default path made every scontrol, and so
+    # every later snakemake command (its SLURM plugin asks scontrol on import), wait 9 s
+    leftover = Path("/etc/slurm/slurm.conf")
+    state = os.environ.get("LLMFP_SLURM_DIR", "/tmp/llmfp-slurm")
+    assert not (leftover.is_symlink() and os.readlink(leftover).startswith(state)), (
+        f"{CLUSTER} stop left {leftover} -> {os.readlink(leftover)}")
 
 
 def slurm_study(service_time_s: float | None = None) -> dict:

@@ -53,6 +53,38 @@ def test_z_test_on_standard_errors():
     assert compare(Estimate(0.40, stderr=0.01), Estimate(0.25, stderr=0.01)).significant == "yes"
 
 
+def test_accuracies_over_items_are_compared_by_an_exact_test_not_by_standard_errors_of_zero():
+    """The demo's IFEval: the full model passed 0 of 10 prompts (lm-eval's standard error 0),
+    bnb nf4 4 of 10 (0.163). The z-test on the two standard errors called that significant
+    (p = 0.014); Fisher's exact test on the passed and failed prompts (scipy's fisher_exact
+    and a hypergeometric sum as references) does not (p = 0.087)."""
+    from scipy.stats import fisher_exact, hypergeom
+
+    from llm_footprint.summary import quality_estimate
+
+    full = {"metric": "prompt_level_strict_acc", "value": 0.0, "stderr": 0.0, "n_samples": 10}
+    nf4 = {"metric": "prompt_level_strict_acc", "value": 0.4, "stderr": 0.1633,
+           "n_samples": 10}
+    assert z_p_value(quality_estimate(nf4), quality_estimate(full)) < 0.05
+    comparison = compare(quality_estimate(nf4), quality_estimate(full))
+    expected = fisher_exact([[4, 6], [0, 10]]).pvalue
+    # two-sided: every table of 4 passes in 20 at most as likely as the one seen
+    seen = hypergeom.pmf(4, 20, 4, 10)
+    by_hand = sum(hypergeom.pmf(k, 20, 4, 10) for k in range(5)
+                  if hypergeom.pmf(k, 20, 4, 10) <= seen * (1 + 1e-9))
+    assert comparison.p_value == pytest.approx(expected) == pytest.approx(by_hand)
+    assert (comparison.test, comparison.significant) == ("fisher_exact", "no")
+    assert round(comparison.p_value, 3) == 0.087
+    # 9 of 10 against 1 of 10 is real either way
+    strong = compare(quality_estimate({**nf4, "value": 0.9}), quality_estimate({**full, "value": 0.1}))
+    assert (strong.test, strong.significant) == ("fisher_exact", "yes")
+    # not a whole number of items (an average of averages), or not a per-item accuracy
+    # (IFEval's instruction-level accuracy counts instructions): the z-test, as lm-eval's errors say
+    assert compare(quality_estimate({**nf4, "value": 0.4321}),
+                   quality_estimate({**full, "stderr": 0.01})).test == "z"
+    assert quality_estimate({**nf4, "metric": "inst_level_strict_acc"}).items is None
+
+
 def test_perplexity_stderr_matches_the_per_token_standard_error():
     import numpy as np
 

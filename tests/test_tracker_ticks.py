@@ -10,6 +10,7 @@ a known value so that the expected energy is power x duration on any machine).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,28 @@ def test_a_tracker_without_the_scheduler_is_refused():
 
     with pytest.raises(TrackerError, match="no periodic scheduler"):
         _TickGuard(object())
+
+
+def test_hardware_detected_in_the_background_serves_the_first_measured_window(tmp_path):
+    """An energy job starts CodeCarbon's hardware detection while it loads the model: the
+    detection fills CodeCarbon's per-process cache for the trackers' settings (so the first
+    measured window does not run it) and writes no emissions file. A real tracker; the cache
+    is CodeCarbon's own (codecarbon is pinned)."""
+    from codecarbon.core import hardware_cache
+
+    from llm_footprint.energy.tracker import detect_hardware_in_background
+
+    settings = {**SETTINGS, "force_ram_power_w": RAM_POWER_W + 1}  # a key no test has used
+    before = set(hardware_cache._plans)
+    detect_hardware_in_background(settings).join(timeout=60)
+    added = set(hardware_cache._plans) - before
+    assert len(added) == 1, "the detection cached no hardware plan"
+    assert not list(tmp_path.iterdir()) and not list(Path.cwd().glob("emissions*.csv"))
+
+    tracker = CheckedTracker(tmp_path, "emissions.csv", settings)
+    tracker.start()
+    time.sleep(1.0)
+    data = tracker.stop()
+    assert set(hardware_cache._plans) - before == added, "the window detected the hardware again"
+    assert float(data["ram_energy"]) * 3.6e6 / float(data["duration"]) == pytest.approx(
+        RAM_POWER_W + 1, rel=0.03)

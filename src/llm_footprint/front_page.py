@@ -115,8 +115,9 @@ def summary_section(summary: list[dict], scenarios: Sequence[str],
     lines = section("Study summary")
     lines += ["Each figure is the mean over the repeats, ± its 95 % interval; in brackets its "
               "change against the baseline, marked \\* where significant at 95 % (Welch's t on "
-              "the repeats for energy, a z-test on the standard errors for quality, a paired t "
-              "on the same tokens' NLL, block by block, for token perplexity), n/a where "
+              "the repeats for energy, Fisher's exact test on the items passed for "
+              "accuracies, a z-test on the standard errors for other quality metrics, a paired "
+              "t on the same tokens' NLL, block by block, for token perplexity), n/a where "
               "it cannot be tested (fewer than two repeats or no interval). Full table: "
               "``tables/summary.csv``.", ""]
     lines += list_table("Per tuple", headers, body)

@@ -10,7 +10,12 @@ instead wherever both scored the same tokens: both variants' NLL over the same b
 tokens, a one-sample t-test on the blocks' differences (paired_blocks_p_value). Scoring one
 text twice, the z-test treats the text's own hard and easy passages as noise on each side; the
 paired test removes them (the demo's head pruning, +13.8 % perplexity: z-test p = 0.086, paired
-p = 1e-11, over 40 blocks). With fewer than two repeats, or no interval, a change is "n/a": never called
+p = 1e-11, over 40 blocks). An accuracy over items (MMLU's acc, IFEval's prompt-level
+accuracies) is compared by Fisher's exact test on the passed and failed items instead: the
+z-test's standard errors are 0 at 0/10 or 10/10, so a 4/10 beside a 0/10 came out
+"significant" (p = 0.014) where the exact test gives p = 0.087. The items are the same for both
+variants, so the exact test for two independent samples is conservative (a paired test on the
+per-item outcomes would need lm-eval's samples). With fewer than two repeats, or no interval, a change is "n/a": never called
 significant for lack of evidence.
 """
 
@@ -36,6 +41,9 @@ class Estimate:
     stderr: float | None = None
     # the paired test's p-value against the baseline, where one ran (token-level perplexity)
     paired_p_value: float | None = None
+    # for a share of items passed (an accuracy of 0/1 outcomes), how many items: the share
+    # and the count give the passes, which the exact test compares
+    items: int | None = None
 
     @property
     def sd(self) -> float | None:
@@ -134,13 +142,43 @@ def z_p_value(a: Estimate, b: Estimate) -> float | None:
     return float(2 * norm.sf(abs(a.mean - b.mean) / spread))
 
 
+# lm-eval metrics that are the mean of one 0/1 outcome per item (document or prompt); ifeval's
+# inst_level_* are not (their denominator is the instructions, not the prompts)
+PER_ITEM_ACCURACIES = frozenset({"acc", "acc_norm", "exact_match", "prompt_level_strict_acc",
+                                 "prompt_level_loose_acc"})
+
+
+def items_passed(share: float, items: int | None) -> int | None:
+    """The items passed behind an accuracy over ``items`` items; None when the share is not
+    a whole number of them (then it is no per-item accuracy)."""
+    if not items or items < 1 or not 0 <= share <= 1:
+        return None
+    passed = round(share * items)
+    return passed if abs(passed - share * items) < 1e-6 else None
+
+
+def exact_p_value(a: Estimate, b: Estimate) -> float | None:
+    """Two-sided p-value of Fisher's exact test on two accuracies' passed and failed items;
+    None unless both are whole counts of items."""
+    passed_a, passed_b = items_passed(a.mean, a.items), items_passed(b.mean, b.items)
+    if passed_a is None or passed_b is None:
+        return None
+    from scipy.stats import fisher_exact
+
+    table = [[passed_a, a.items - passed_a], [passed_b, b.items - passed_b]]
+    return float(fisher_exact(table).pvalue)
+
+
 def compare(value: Estimate | None, baseline: Estimate | None) -> Comparison:
     """The change of ``value`` against ``baseline`` in % and whether it is significant at 95 %."""
     if value is None or baseline is None:
         return Comparison(None, None, NOT_TESTED, "none")
     change = change_pct(value.mean, baseline.mean)
+    exact = exact_p_value(value, baseline)
     if value.paired_p_value is not None:
         p_value, test = value.paired_p_value, "paired_t"
+    elif exact is not None:
+        p_value, test = exact, "fisher_exact"
     elif value.stderr is not None or baseline.stderr is not None:
         p_value, test = z_p_value(value, baseline), "z"
     else:

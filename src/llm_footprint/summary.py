@@ -23,7 +23,7 @@ from . import atomic
 from .cells import number
 from .energy.stats import percentile
 from .energy.summary import J_PER_KWH
-from .significance import Comparison, Estimate, compare
+from .significance import PER_ITEM_ACCURACIES, Comparison, Estimate, compare
 
 # the headline figure of each scenario: (column stem, table figure, factor to the column's unit)
 SCENARIO_HEADLINES = {
@@ -58,8 +58,11 @@ def estimate_of(row: dict[str, Any] | None, figure: str, factor: float = 1.0,
 def quality_estimate(row: dict[str, Any] | None) -> Estimate | None:
     if row is None or number(row.get("value")) is None:
         return None
+    items = number(row.get("n_samples"))
+    per_item = row.get("metric") in PER_ITEM_ACCURACIES and items is not None
     return Estimate(number(row["value"]), stderr=number(row.get("stderr")),
-                    paired_p_value=number(row.get("paired_p_value")))
+                    paired_p_value=number(row.get("paired_p_value")),
+                    items=int(items) if per_item else None)
 
 
 def pooled_latency(energy_dir: str | Path, q: float) -> float | None:

@@ -2,7 +2,7 @@
 # A throw-away SLURM cluster on this one host, for testing profiles/slurm for real.
 #
 #   tests/slurm/cluster.sh start    install (Debian packages) and start; idempotent
-#   tests/slurm/cluster.sh stop     stop every daemon it started
+#   tests/slurm/cluster.sh stop     stop every daemon it started, unlink its configuration
 #   tests/slurm/cluster.sh status   exit 0 when both nodes are idle
 #
 # Two nodes on 127.0.0.1, one per partition named like the thesis's setups:
@@ -178,6 +178,20 @@ stop_pid() { # stop_pid PIDFILE: TERM, then KILL after 10 s
   rm -f "$1"
 }
 
+# A stopped cluster must not leave its configuration at the default path: with slurm.conf
+# there and no controller, every `scontrol` waits ~9 s for an answer, and Snakemake's SLURM
+# executor plugin runs `scontrol show config` when it is imported, so every snakemake command
+# on this host, local runs and dry runs included, started 9 s late. Only links into $STATE
+# are removed (start writes them again).
+remove_config_links() {
+  local name
+  for name in slurm.conf gres.conf slurmdbd.conf; do
+    if [ -L "$CONF_DIR/$name" ] && [ "$(readlink "$CONF_DIR/$name")" = "$STATE/conf/$name" ]; then
+      rm -f "$CONF_DIR/$name"
+    fi
+  done
+}
+
 case "${1:-}" in
   start)
     [ "$(id -u)" -eq 0 ] || { log "needs root"; exit 2; }
@@ -195,6 +209,7 @@ case "${1:-}" in
     stop_pid "$STATE/pid/slurmdbd.pid"
     stop_pid /run/mysqld/mysqld.pid
     stop_pid /run/munge/munged.pid
+    remove_config_links
     log "stopped"
     ;;
   status)

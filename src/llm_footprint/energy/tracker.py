@@ -89,12 +89,7 @@ class CheckedTracker:
         logging.getLogger("codecarbon").addHandler(self._collector)
         settings = self.tracker_settings
         self._tracker = OfflineEmissionsTracker(
-            country_iso_code=settings["country_iso_code"],
-            measure_power_secs=settings["measure_power_secs"],
-            tracking_mode=settings["tracking_mode"],
-            force_cpu_power=settings.get("force_cpu_power_w"),
-            force_ram_power=settings.get("force_ram_power_w"),
-            output_dir=str(self.output_dir), output_file=self.output_file, save_to_file=True,
+            **_codecarbon_settings(settings), output_dir=str(self.output_dir), output_file=self.output_file, save_to_file=True,
             project_name="llm-footprint", experiment_name=self.experiment,
             allow_multiple_runs=True, log_level="warning")
         self._guard = _TickGuard(self._tracker)
@@ -125,6 +120,41 @@ class CheckedTracker:
         if self._collector.problems:
             raise TrackerError(f"CodeCarbon failed during {phase}: "
                                + "; ".join(self._collector.problems))
+
+
+def _codecarbon_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The tracker arguments CodeCarbon keys its hardware detection on (and the country)."""
+    return {"country_iso_code": settings["country_iso_code"],
+            "measure_power_secs": settings["measure_power_secs"],
+            "tracking_mode": settings["tracking_mode"],
+            "force_cpu_power": settings.get("force_cpu_power_w"),
+            "force_ram_power": settings.get("force_ram_power_w")}
+
+
+def detect_hardware_in_background(settings: dict[str, Any]) -> threading.Thread:
+    """Run CodeCarbon's hardware detection in a thread and return it (join it before measuring).
+
+    CodeCarbon detects the hardware once per process, when its first tracker starts (CPU
+    model and TDP lookup, RAM, GPUs: about 1.4 s on a 2-core host), and caches the result for
+    trackers with the same settings. An energy job starts the detection while it loads the
+    model, so its first measured window does not wait for it; the detection writes nothing.
+    """
+    def detect() -> None:
+        from codecarbon import OfflineEmissionsTracker
+
+        try:
+            tracker = OfflineEmissionsTracker(
+                **_codecarbon_settings(settings), save_to_file=False,
+                project_name="llm-footprint", experiment_name="hardware-detection",
+                allow_multiple_runs=True, log_level="warning")
+            tracker.start()
+            tracker.stop()
+        except Exception as error:  # noqa: BLE001 - the first real tracker reports any failure
+            log.debug("CodeCarbon's hardware detection in the background failed: %s", error)
+
+    thread = threading.Thread(target=detect, name="codecarbon-hardware-detection", daemon=True)
+    thread.start()
+    return thread
 
 
 def read_emissions_rows(path: str | Path) -> list[dict[str, str]]:

@@ -22,6 +22,7 @@ from ..loading import load_for_inference
 from .measure import measure_energy
 from .repeats import RepeatLedger
 from .scenarios import measure_scenario
+from .tracker import detect_hardware_in_background
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def measure_tuple(model_id: str, variant_id: str, setup_id: str, checkpoint_dir:
     if scenario_dirs and quality is None:
         raise ValueError("the scenarios need the quality section (their perplexity text)")
     started = time.monotonic()
+    detection = detect_hardware_in_background(energy["tracker"])
     loaded = load_for_inference(checkpoint_dir, setup["device"], threads)
+    detection.join()  # nothing of this process may run beside a measured window
     common = {"model_id": model_id, "variant_id": variant_id, "setup_id": setup_id,
               "checkpoint_dir": checkpoint_dir, "schedule_json": schedule_json, "setup": setup,
               "threads": threads, "study_name": study_name, "loaded": loaded,
