@@ -15,8 +15,8 @@ accuracies) is compared by Fisher's exact test on the passed and failed items in
 z-test's standard errors are 0 at 0/10 or 10/10, so a 4/10 beside a 0/10 came out
 "significant" (p = 0.014) where the exact test gives p = 0.087. The items are the same for both
 variants, so the exact test for two independent samples is conservative (a paired test on the
-per-item outcomes would need lm-eval's samples). With fewer than two repeats, or no interval, a change is "n/a": never called
-significant for lack of evidence.
+per-item outcomes would need lm-eval's samples). With fewer than two repeats, or no interval,
+a change is "n/a": never called significant for lack of evidence.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Comparison:
     change_pct: float | None
     p_value: float | None
     significant: str  # yes / no / n/a
-    test: str  # welch_t / z / none
+    test: str  # welch_t / paired_t / fisher_exact / z / none
 
     def as_columns(self, prefix: str) -> dict[str, object]:
         return {f"{prefix}_change_pct": self.change_pct, f"{prefix}_p_value": self.p_value,
