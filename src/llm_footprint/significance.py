@@ -174,10 +174,9 @@ def compare(value: Estimate | None, baseline: Estimate | None) -> Comparison:
     if value is None or baseline is None:
         return Comparison(None, None, NOT_TESTED, "none")
     change = change_pct(value.mean, baseline.mean)
-    exact = exact_p_value(value, baseline)
     if value.paired_p_value is not None:
         p_value, test = value.paired_p_value, "paired_t"
-    elif exact is not None:
+    elif (exact := exact_p_value(value, baseline)) is not None:
         p_value, test = exact, "fisher_exact"
     elif value.stderr is not None or baseline.stderr is not None:
         p_value, test = z_p_value(value, baseline), "z"

@@ -87,9 +87,9 @@ class CheckedTracker:
         from codecarbon import OfflineEmissionsTracker
 
         logging.getLogger("codecarbon").addHandler(self._collector)
-        settings = self.tracker_settings
         self._tracker = OfflineEmissionsTracker(
-            **_codecarbon_settings(settings), output_dir=str(self.output_dir), output_file=self.output_file, save_to_file=True,
+            **_codecarbon_settings(self.tracker_settings), output_dir=str(self.output_dir),
+            output_file=self.output_file, save_to_file=True,
             project_name="llm-footprint", experiment_name=self.experiment,
             allow_multiple_runs=True, log_level="warning")
         self._guard = _TickGuard(self._tracker)
