@@ -199,8 +199,12 @@ def _duplicate_variant(text: str) -> str:
     return text.replace("\nsetups:\n", "\n  full:\n    method: none\n    dtype: bfloat16\n\nsetups:\n")
 
 
+# the replay window's line in the demo study (energy.schedule.duration_s, four spaces in)
+_WINDOW = re.compile(r"^(    duration_s: )\S+$", re.MULTILINE)
+
+
 def _duplicate_nested(text: str) -> str:
-    return text.replace("    duration_s: 12\n", "    duration_s: 12\n    duration_s: 600\n")
+    return _WINDOW.sub(lambda m: f"{m.group(0)}\n{m.group(1)}600", text, count=1)
 
 
 def _duplicate_top_level(text: str) -> str:
@@ -228,7 +232,7 @@ FILE_CASES = [
              lambda t: ["YAML syntax error", f":{_line_of(t, '^  pue:')}:"]),
     FileCase("tab indentation", lambda t: t.replace("  name: demo\n", "\tname: demo\n"), "",
              lambda t: ["YAML syntax error", f"line {_line_of(t, '^.name: demo')}, column 1"]),
-    FileCase(".inf in the file", lambda t: t.replace("duration_s: 12", "duration_s: .inf"),
+    FileCase(".inf in the file", lambda t: _WINDOW.sub(r"\g<1>.inf", t, count=1),
              "energy.schedule.duration_s", lambda t: ["finite number, got inf"]),
     FileCase(".nan in the file", lambda t: t.replace("measure_power_secs: 1",
                                                       "measure_power_secs: .nan"),
