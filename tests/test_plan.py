@@ -146,9 +146,24 @@ def test_local_schedule_shares_cores_between_model_jobs_but_never_a_measurement(
     assert set(overridden) == set(MODEL_RULES) - set(MEASURING_RULES)
     assert set(overridden.values()) == {"1"}
     assert tuple(conftest.LOCAL_THREADS) == tuple(flags)  # the tests' demo run schedules alike
-    order = [demo.priority_of(rule) for rule in ("compress", "evaluate", "measure_energy")]
-    assert order == sorted(order, reverse=True) and len(set(order)) == 3
-    assert demo.priority_of("compress_step") == demo.priority_of("compress")
+    model = next(iter(demo.config["models"]))
+    variants = list(demo.config["variants"])
+
+    def priorities(rule):
+        if rule == "measure_energy":
+            return {None: demo.priority_of(rule)}
+        of_job = demo.priority_of(rule)
+        return {v: of_job(SimpleNamespace(model=model, variant=v)) for v in variants}
+
+    compress, evaluate, measure = (priorities(r) for r in ("compress", "evaluate",
+                                                            "measure_energy"))
+    # every compression before every quality job, every quality job before a measurement
+    assert min(compress.values()) > max(evaluate.values()) > max(measure.values())
+    # within a tier the longest expected job first: GPTQ and SparseGPT compress longest, and
+    # on the demo's CPU the GPTQModel kernel's checkpoints evaluate longest, then NF4's
+    assert set(sorted(compress, key=compress.get)[-2:]) == {"gptq-4bit", "sparsegpt-2of4"}
+    assert evaluate["gptq-4bit"] == evaluate["rtn-4bit"] > evaluate["bnb-nf4"] > evaluate["full"]
+    assert evaluate["full"] == evaluate["sparsegpt-2of4"] == evaluate["ah-80"]
 
 
 def test_thesis_plans_its_twelve_energy_tuples(thesis):

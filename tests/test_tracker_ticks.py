@@ -9,6 +9,7 @@ a known value so that the expected energy is power x duration on any machine).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -65,3 +66,29 @@ def test_hardware_detected_in_the_background_serves_the_first_measured_window(tm
     assert set(hardware_cache._plans) - before == added, "the window detected the hardware again"
     assert float(data["ram_energy"]) * 3.6e6 / float(data["duration"]) == pytest.approx(
         RAM_POWER_W + 1, rel=0.03)
+
+
+def test_cpu_model_looked_up_once_beside_the_imports(tmp_path):
+    """A tracked job starts CodeCarbon's CPU model lookup (py-cpuinfo's child process, about
+    1 s) before its imports; a tracker started while the lookup still runs waits for it instead
+    of looking the CPU up a second time. In a fresh process, so that no earlier tracker has
+    filled CodeCarbon's cache; a real tracker started at once after the lookup."""
+    import subprocess
+    import sys
+
+    script = f"""
+import json, pathlib
+from codecarbon.core.util import detect_cpu_model
+from llm_footprint.energy.tracker import CheckedTracker, look_up_cpu_model_in_background
+look_up_cpu_model_in_background()
+tracker = CheckedTracker(pathlib.Path({str(tmp_path)!r}), "emissions.csv", {SETTINGS!r})
+tracker.start()
+tracker.stop()
+info = detect_cpu_model.cache_info()
+print(json.dumps({{"misses": info.misses, "hits": info.hits}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts["misses"] == 1, f"the CPU was looked up {counts['misses']} times"
+    assert counts["hits"] >= 1, "the tracker did not use the lookup's answer"

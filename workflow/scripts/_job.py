@@ -49,6 +49,12 @@ def start(snakemake, offline=False):
 
         sys.excepthook = report_failure
     _injected_fault(snakemake)
+    footprint = getattr(snakemake.params, "footprint", None)
+    if "footprint" in snakemake.output.keys() and footprint and footprint.get("enabled"):
+        # the job's tracker starts after the imports; CodeCarbon's CPU lookup runs beside them
+        from llm_footprint.energy.tracker import look_up_cpu_model_in_background
+
+        look_up_cpu_model_in_background()
 
 
 def call(function, snakemake, /, **named):

@@ -56,6 +56,9 @@ class Method:
     quantized: ClassVar[bool] = False
     # expected minutes of one compression, a base plus a share per billion parameters
     minutes: ClassVar[tuple[float, float]] = (1.0, 0.0)
+    # how many times longer the checkpoint's forward passes take on a CPU than the dense
+    # model's (its kernels; on a GPU all are taken as equal): the quality job's expected time
+    cpu_inference_factor: ClassVar[float] = 1.0
 
     def check(self, key: str, variant: dict[str, Any]) -> None:
         """Checks of the variant's keys that the schema cannot express; raise ConfigError."""

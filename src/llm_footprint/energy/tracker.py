@@ -86,6 +86,7 @@ class CheckedTracker:
     def start(self) -> None:
         from codecarbon import OfflineEmissionsTracker
 
+        await_cpu_model_lookup()
         logging.getLogger("codecarbon").addHandler(self._collector)
         self._tracker = OfflineEmissionsTracker(
             **_codecarbon_settings(self.tracker_settings), output_dir=str(self.output_dir),
@@ -131,6 +132,41 @@ def _codecarbon_settings(settings: dict[str, Any]) -> dict[str, Any]:
             "force_ram_power": settings.get("force_ram_power_w")}
 
 
+_cpu_model_lookup: threading.Thread | None = None
+
+
+def look_up_cpu_model_in_background() -> None:
+    """Start CodeCarbon's CPU model lookup in a thread, so that the job's imports and loading
+    overlap it instead of its first tracker waiting for it.
+
+    CodeCarbon names the CPU through py-cpuinfo, which starts a Python child process that
+    times the CPU's clock for a second (1.1-1.2 s on a 2-core host), then keeps the answer for
+    the rest of the process. The lookup only reads; a tracker started before it has finished
+    waits for it (``await_cpu_model_lookup``) rather than starting a second one.
+    """
+    global _cpu_model_lookup
+    if _cpu_model_lookup is not None:
+        return
+
+    def look_up() -> None:
+        try:
+            from codecarbon.core.util import detect_cpu_model
+
+            detect_cpu_model()
+        except Exception as error:  # noqa: BLE001 - the tracker's own lookup reports it
+            log.debug("CodeCarbon's CPU model lookup in the background failed: %s", error)
+
+    _cpu_model_lookup = threading.Thread(target=look_up, name="codecarbon-cpu-model",
+                                         daemon=True)
+    _cpu_model_lookup.start()
+
+
+def await_cpu_model_lookup() -> None:
+    """Wait for a lookup started by ``look_up_cpu_model_in_background``, if any."""
+    if _cpu_model_lookup is not None:
+        _cpu_model_lookup.join()
+
+
 def detect_hardware_in_background(settings: dict[str, Any]) -> threading.Thread:
     """Run CodeCarbon's hardware detection in a thread and return it (join it before measuring).
 
@@ -142,6 +178,7 @@ def detect_hardware_in_background(settings: dict[str, Any]) -> threading.Thread:
     def detect() -> None:
         from codecarbon import OfflineEmissionsTracker
 
+        await_cpu_model_lookup()
         try:
             tracker = OfflineEmissionsTracker(
                 **_codecarbon_settings(settings), save_to_file=False,

@@ -30,8 +30,11 @@ MEASURING_RULES = ("measure_energy",)
 # The order in which one machine starts the ready model jobs: compression (the longest jobs)
 # first, quality beside and after it, measurements last. A measurement needs the whole machine:
 # started before the other jobs, it would leave a one-core quality job running alone after it
-# (make demo runs the other model jobs on one core each, two at a time).
-SCHEDULING_PRIORITY = {"compress": 2, "compress_step": 2, "evaluate": 1, "measure_energy": 0}
+# (make demo runs the other model jobs on one core each, two at a time). Within a tier, the
+# longest expected job first, so that the tier does not end on one long job running alone:
+# the priority is the tier times PRIORITY_TIER_SPAN plus the job's expected minutes.
+SCHEDULING_TIER = {"compress": 2, "compress_step": 2, "evaluate": 1, "measure_energy": 0}
+PRIORITY_TIER_SPAN = 100_000
 
 
 class JobResources:
@@ -79,8 +82,17 @@ class JobResources:
         expected = self.steps.step_method(step).expected_minutes(self.params_b(model))
         return cluster.requested_minutes(expected, attempt)
 
-    def evaluate_minutes(self, model: str, attempt: int = 1) -> int:
-        return cluster.requested_minutes(cluster.evaluate_minutes(self.params_b(model)), attempt)
+    def evaluate_minutes(self, model: str, attempt: int = 1, variant: str | None = None) -> int:
+        return cluster.requested_minutes(self.evaluate_expected_minutes(model, variant), attempt)
+
+    def evaluate_expected_minutes(self, model: str, variant: str | None = None) -> float:
+        """A quality job's expected minutes; on a CPU setup, times the checkpoint's kernels'
+        slowdown against the dense model (the method's cpu_inference_factor)."""
+        minutes = cluster.evaluate_minutes(self.params_b(model))
+        setup = self.study.setup(self.study.default_setup)
+        if variant is not None and setup["device"] == "cpu":
+            minutes *= self.steps.method(variant).cpu_inference_factor
+        return minutes
 
     def energy_minutes(self, model: str, attempt: int = 1, case: str = "worst") -> int:
         """Runtime request of a tuple's measuring job (``case`` "expected": every precision
@@ -126,10 +138,29 @@ class JobResources:
 
         return threads
 
-    @staticmethod
-    def priority_of(rule: str) -> int:
-        """The Snakemake ``priority`` of a rule running models (SCHEDULING_PRIORITY)."""
-        return SCHEDULING_PRIORITY[rule]
+    def priority_of(self, rule: str) -> Any:
+        """The Snakemake ``priority`` of a rule running models: its tier (SCHEDULING_TIER),
+        then, as a function of the wildcards, the job's expected minutes (longest first)."""
+        tier = SCHEDULING_TIER[rule] * PRIORITY_TIER_SPAN
+        if rule in MEASURING_RULES:
+            return tier
+
+        def priority(wildcards: Any) -> float:
+            return tier + min(self.expected_minutes(rule, wildcards), PRIORITY_TIER_SPAN - 1)
+
+        return priority
+
+    def expected_minutes(self, rule: str, wildcards: Any) -> float:
+        """Expected minutes of a job of a rule running models, before any margin."""
+        if rule == "compress":
+            return self.steps.method(wildcards.variant).expected_minutes(
+                self.params_b(wildcards.model))
+        if rule == "compress_step":
+            return self.steps.step_method(wildcards.step).expected_minutes(
+                self.params_b(wildcards.model))
+        if rule == "evaluate":
+            return self.evaluate_expected_minutes(wildcards.model, wildcards.variant)
+        return self.measurement_minutes(wildcards.model)
 
     def resources(self, rule: str) -> dict[str, Any]:
         """The ``resources`` of a rule running models, as functions of wildcards and attempt."""
@@ -146,7 +177,7 @@ class JobResources:
             if rule == "compress_step":
                 return self.compress_step_minutes(wildcards.model, wildcards.step, attempt)
             if rule == "evaluate":
-                return self.evaluate_minutes(wildcards.model, attempt)
+                return self.evaluate_minutes(wildcards.model, attempt, wildcards.variant)
             return self.energy_minutes(wildcards.model, attempt)
 
         def energy_exclusive(wildcards: Any) -> int:
