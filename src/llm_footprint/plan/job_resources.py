@@ -160,7 +160,7 @@ class JobResources:
                 self.params_b(wildcards.model))
         if rule == "evaluate":
             return self.evaluate_expected_minutes(wildcards.model, wildcards.variant)
-        return self.measurement_minutes(wildcards.model)
+        return self.measurement_minutes(wildcards.model)  # its worst case, as requested
 
     def resources(self, rule: str) -> dict[str, Any]:
         """The ``resources`` of a rule running models, as functions of wildcards and attempt."""
@@ -172,13 +172,9 @@ class JobResources:
                                attempt)
 
         def runtime(wildcards: Any, attempt: int) -> int:
-            if rule == "compress":
-                return self.compress_minutes(wildcards.model, wildcards.variant, attempt)
-            if rule == "compress_step":
-                return self.compress_step_minutes(wildcards.model, wildcards.step, attempt)
-            if rule == "evaluate":
-                return self.evaluate_minutes(wildcards.model, attempt, wildcards.variant)
-            return self.energy_minutes(wildcards.model, attempt)
+            if rule in MEASURING_RULES:
+                return self.energy_minutes(wildcards.model, attempt)
+            return cluster.requested_minutes(self.expected_minutes(rule, wildcards), attempt)
 
         def energy_exclusive(wildcards: Any) -> int:
             if rule in MEASURING_RULES:
