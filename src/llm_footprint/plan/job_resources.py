@@ -160,7 +160,7 @@ class JobResources:
                 self.params_b(wildcards.model))
         if rule == "evaluate":
             return self.evaluate_expected_minutes(wildcards.model, wildcards.variant)
-        return self.measurement_minutes(wildcards.model)  # its worst case, as requested
+        raise ValueError(f"{rule!r} has no per-job estimate here (measurements: energy_minutes)")
 
     def resources(self, rule: str) -> dict[str, Any]:
         """The ``resources`` of a rule running models, as functions of wildcards and attempt."""
@@ -201,7 +201,7 @@ class JobResources:
                   "minutes": self.compress_step_minutes(m, step)}
                  for m, step in steps.steps_needed() if steps.step_method(step).heavy]
         jobs += [{"rule": "evaluate", "model": m, "variant": v, "setup": default,
-                  "minutes": self.evaluate_minutes(m)} for m, v in selection.evaluated]
+                  "minutes": self.evaluate_minutes(m, variant=v)} for m, v in selection.evaluated]
         jobs += [{"rule": "measure_energy", "model": t.model, "variant": t.variant,
                   "setup": t.setup, "minutes": self.energy_minutes(t.model),
                   "window_minutes": self.energy_window_minutes(),
