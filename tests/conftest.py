@@ -78,11 +78,12 @@ def copy_prepared_model(source: Path, workdir: Path, model: str) -> None:
 def served_schedule(service_time_s: float, n_requests: int) -> tuple[dict, float]:
     """A replay schedule this machine can serve, from a measured service time.
 
-    The gap between requests is six service times (at least 5 s) so that requests never queue,
-    and the duration tolerance covers the last request running past the window's end: a slow
-    CPU gets a longer window rather than a rejected run.
+    The gap between requests is four service times on average (at least 3 s), so that
+    requests seldom queue, and the duration tolerance covers the last request running past
+    the window's end even when all of them queue: a slow CPU gets a longer window rather than
+    a rejected run.
     """
-    interval_s = max(5.0, float(math.ceil(6 * service_time_s)))
+    interval_s = max(3.0, float(math.ceil(4 * service_time_s)))
     duration_s = n_requests * interval_s
     max_deviation = max(0.05, round(3 * service_time_s / duration_s, 3))
     return {"duration_s": duration_s, "mean_interval_s": interval_s}, max_deviation

@@ -27,10 +27,10 @@ def test_real_samples_score_with_lm_evals_own_code(shared_data, demo_study_run, 
     values = {(r["task"], r["metric"]): r for r in result["rows"]}
 
     word_ppl = values[("wikitext", "word_perplexity")]
-    assert word_ppl["n_samples"] == 3 and 5 < word_ppl["value"] < 200
+    assert word_ppl["n_samples"] == 2 and 5 < word_ppl["value"] < 200
     mmlu = values[("mmlu", "acc")]
-    # the first 40 questions of the merged subject CSVs, 5-shot from the dev files
-    assert mmlu["n_samples"] == 40 and 0 <= mmlu["value"] <= 1 and mmlu["num_fewshot"] == 5
+    # the first 20 questions of the merged subject CSVs, 5-shot from the dev files
+    assert mmlu["n_samples"] == 20 and 0 <= mmlu["value"] <= 1 and mmlu["num_fewshot"] == 5
     for metric in ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc",
                    "inst_level_loose_acc"):
         assert 0 <= values[("ifeval", metric)]["value"] <= 1

@@ -58,9 +58,17 @@ def slurm_cluster():
         f"{CLUSTER} stop left {leftover} -> {os.readlink(leftover)}")
 
 
+# the energy tuples the cluster measures: every variant on the default setup (where quality
+# is evaluated: excluding a variant there would drop its quality) and the baseline on the
+# other partition too
+MEASURED = (("full", "cpu-40"), ("full", "cpu-80"), ("rtn-4bit", "cpu-40"))
+
+
 def slurm_study(service_time_s: float | None = None) -> dict:
     config = small_demo_config(service_time_s=service_time_s, variants=SLURM_VARIANTS)
     config["study"]["default_setup"] = "cpu-40"
+    config["study"]["exclude"] = [{"variant": v, "setup": s} for v in SLURM_VARIANTS
+                                  for s in ("cpu-40", "cpu-80") if (v, s) not in MEASURED]
     base = config["setups"]["laptop-cpu"]
     config["setups"] = {
         "cpu-40": {**copy.deepcopy(base), "partition": "a100-40gb"},
@@ -133,8 +141,7 @@ def test_every_compute_job_ran_in_its_setups_partition(slurm_run):
     # each tuple measured once; an earlier attempt may have been rejected by the sanity checks
     # (on this shared 2-core host a replay can fall behind its schedule) and retried
     completed = [j["wildcards"] for j in energy if j["state"] == "COMPLETED"]
-    assert sorted(completed) == sorted(f"{MODEL}_{v}_{s}" for v in SLURM_VARIANTS
-                                       for s in ("cpu-40", "cpu-80"))
+    assert sorted(completed) == sorted(f"{MODEL}_{v}_{s}" for v, s in MEASURED)
 
 
 def test_failed_first_attempt_succeeds_on_retry_with_more_memory(slurm_run):
@@ -168,8 +175,8 @@ def test_results_match_a_local_run(slurm_run, demo_study_run):
 
 def test_energy_on_the_cluster_serves_the_whole_schedule(slurm_run):
     workdir, _, _ = slurm_run
-    for setup in ("cpu-40", "cpu-80"):
-        folder = workdir / f"results/energy/{MODEL}/rtn-4bit/{setup}"
+    for variant, setup in MEASURED:
+        folder = workdir / f"results/energy/{MODEL}/{variant}/{setup}"
         summary = json.loads((folder / "summary.json").read_text())
         run = summary["runs"][0]
         assert run["requests_served"] == SERVED_REQUESTS and run["hardware_energy_kwh"] > 0
@@ -238,8 +245,8 @@ def test_requeued_measurement_resumes_from_its_completed_repeats(slurm_run, tmp_
     config = slurm_study(service_time_s)
     config["energy"]["repeats"] = 3
     configfile = write_config(tmp_path, config)
-    target = f"results/energy/{MODEL}/full/cpu-40"
-    ledger = tmp_path / f"results/energy/{MODEL}/full/.cpu-40.repeats"
+    target = f"results/energy/{MODEL}/full/cpu-80"
+    ledger = tmp_path / f"results/energy/{MODEL}/full/.cpu-80.repeats"
     command = ["timeout", "-k", "10", "900", sys.executable, "-m", "snakemake",
                "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
                "--configfile", str(configfile), "--profile", str(PROFILE),
@@ -273,6 +280,6 @@ def test_requeued_measurement_resumes_from_its_completed_repeats(slurm_run, tmp_
     assert len(set(starts)) == 3 and starts == sorted(starts)
     rows = (tmp_path / target / "emissions.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 3  # one CodeCarbon row per repeat, none from the killed attempt
-    log_text = (tmp_path / f"results/logs/measure_energy/{MODEL}/full/cpu-40.log").read_text()
+    log_text = (tmp_path / f"results/logs/measure_energy/{MODEL}/full/cpu-80.log").read_text()
     assert f"replay: resuming after {precision['resumed']} completed repeats" in log_text
     assert not ledger.exists()
